@@ -1,0 +1,96 @@
+"""Individual action-value networks Q_i(tau_i, .), shared by all agents (paper Sec. 3.2, f_q).
+
+Introduced in book/01_dec_pomdp. Agents share parameters and tell themselves apart by an
+agent-id one-hot in the input. Besides Q_i the network returns its hidden feature h_i,
+which QTRAN's joint networks read (the paper's shared lower layers).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def agent_inputs(obs: torch.Tensor, last_actions: torch.Tensor | None, n_actions: int,
+                 last_action: bool = True, agent_id: bool = True) -> torch.Tensor:
+    """Build the network input [obs, one-hot last action, one-hot agent id].
+
+    obs: [..., N, O]; last_actions: [..., N] int (or None at t = 0) -> [..., N, O (+A) (+N)].
+    """
+    parts = [obs]
+    n = obs.shape[-2]
+    if last_action:
+        if last_actions is None:
+            parts.append(obs.new_zeros(*obs.shape[:-1], n_actions))
+        else:
+            parts.append(F.one_hot(last_actions.long(), n_actions).to(obs.dtype))
+    if agent_id:
+        parts.append(torch.eye(n, dtype=obs.dtype, device=obs.device).expand(*obs.shape[:-1], n))
+    return torch.cat(parts, dim=-1)
+
+
+def input_dim(obs_dim: int, n_actions: int, n_agents: int, last_action: bool, agent_id: bool) -> int:
+    return obs_dim + (n_actions if last_action else 0) + (n_agents if agent_id else 0)
+
+
+class RNNAgent(nn.Module):
+    """FC -> ReLU -> GRUCell -> FC, as in pymarl's DRQN agent; the hidden state carries tau_i."""
+
+    def __init__(self, in_dim: int, n_actions: int, hidden_dim: int = 64):
+        super().__init__()
+        self.hidden_dim = hidden_dim
+        self.fc1 = nn.Linear(in_dim, hidden_dim)
+        self.rnn = nn.GRUCell(hidden_dim, hidden_dim)
+        self.fc2 = nn.Linear(hidden_dim, n_actions)
+
+    def init_hidden(self, *batch: int, device=None) -> torch.Tensor:
+        return torch.zeros(*batch, self.hidden_dim, device=device or self.fc1.weight.device)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: [..., in], h: [..., H] -> q [..., A], h' [..., H] (h' is also the feature h_i)."""
+        lead = x.shape[:-1]
+        z = F.relu(self.fc1(x.reshape(-1, x.shape[-1])))
+        h = self.rnn(z, h.reshape(-1, self.hidden_dim))  # [B*N, H]
+        q = self.fc2(h)
+        return q.reshape(*lead, -1), h.reshape(*lead, self.hidden_dim)
+
+
+class MLPAgent(nn.Module):
+    """A feed-forward agent for one-step and fully observed tasks; the hidden state is unused."""
+
+    def __init__(self, in_dim: int, n_actions: int, hidden_dim: int = 64):
+        super().__init__()
+        self.hidden_dim = hidden_dim
+        self.body = nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, hidden_dim), nn.ReLU())
+        self.head = nn.Linear(hidden_dim, n_actions)
+
+    def init_hidden(self, *batch: int, device=None) -> torch.Tensor:
+        return torch.zeros(*batch, self.hidden_dim, device=device or self.head.weight.device)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feat = self.body(x)  # [..., H]
+        return self.head(feat), feat
+
+
+AGENTS = {"rnn": RNNAgent, "mlp": MLPAgent}
+
+
+def make_agent(kind: str, in_dim: int, n_actions: int, hidden_dim: int) -> nn.Module:
+    if kind not in AGENTS:
+        raise ValueError(f"unknown agent network {kind!r}; known: {', '.join(AGENTS)}")
+    return AGENTS[kind](in_dim, n_actions, hidden_dim)
+
+
+def unroll(agent: nn.Module, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run the agent over whole episodes from a zero hidden state.
+
+    inputs: [B, T, N, in] -> q [B, T, N, A], h [B, T, N, H] (time-major loop, batch-major output).
+    """
+    b, t, n, _ = inputs.shape
+    h = agent.init_hidden(b, n, device=inputs.device)  # [B, N, H]
+    qs, hs = [], []
+    for step in range(t):
+        q, h = agent(inputs[:, step], h)
+        qs.append(q)
+        hs.append(h)
+    return torch.stack(qs, dim=1), torch.stack(hs, dim=1)

@@ -1,0 +1,203 @@
+"""Typed training configuration. Every field a user can set (YAML, CLI ``key=value``) lives here."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+ALGORITHMS = ("iql", "vdn", "qmix", "qtran_base", "qtran_alt")
+PRESET_DIR = Path(__file__).parent / "configs"
+
+
+@dataclass
+class TrainConfig:
+    # --- what to train ---
+    algo: str = "qtran_base"
+    """One of iql, vdn, qmix, qtran_base, qtran_alt."""
+    env: str = "matrix:paper"
+    """Environment name, e.g. matrix:paper, matrix:8,-12;-12,0, gaussian_squeeze, predator_prey, starcraft:3m."""
+    env_args: dict = field(default_factory=dict)
+    """Extra keyword arguments for the environment factory."""
+    seed: int = 0
+    """Seeds network initialisation, exploration, replay sampling and the environment."""
+    device: str = "auto"
+    """cpu, cuda, cuda:1 or auto (CUDA when available)."""
+    # --- data collection ---
+    t_max: int = 20000
+    """Total environment steps (summed over parallel episodes) to train for."""
+    batch_size_run: int = 32
+    """B: parallel episodes collected per iteration (the env's batch dimension)."""
+    buffer_size: int = 5000
+    """Replay capacity in episodes."""
+    batch_size: int = 32
+    """Episodes per gradient update."""
+    updates_per_iteration: int = 1
+    """Gradient updates after each batch of B episodes."""
+    epsilon_start: float = 1.0
+    """Exploration rate at t = 0."""
+    epsilon_finish: float = 0.05
+    """Exploration rate after annealing."""
+    epsilon_anneal_time: int = 50000
+    """Environment steps over which epsilon falls linearly."""
+    # --- networks ---
+    agent: str = "rnn"
+    """Agent network: rnn (FC-GRU-FC) or mlp (FC-FC-FC)."""
+    hidden_dim: int = 64
+    """Width of the agent network and size of the hidden feature h_i."""
+    obs_last_action: bool = True
+    """Append the agent's previous action (one-hot) to its input."""
+    obs_agent_id: bool = True
+    """Append the agent's id (one-hot) to its input."""
+    mixing_embed_dim: int = 32
+    """QMIX mixing width E."""
+    hypernet_layers: int = 2
+    """QMIX hypernetwork depth (1 or 2)."""
+    hypernet_embed: int = 64
+    """QMIX hypernetwork hidden width."""
+    qtran_embed_dim: int = 64
+    """Width of QTRAN's joint and state-value networks."""
+    qtran_use_state: bool = True
+    """Feed the global state to QTRAN's Q_jt and V_jt networks (pymarl) or only the agents' features (paper)."""
+    qtran_use_v: bool = True
+    """Learn V_jt (paper); False sets V_jt = 0 as the authors' fully observed code does."""
+    qtran_td_target: str = "joint"
+    """TD target: joint = Q_jt^-(tau', u_bar') (paper) or individual = sum_i max Q_i^-(tau') (authors' code)."""
+    lambda_opt: float = 1.0
+    """Weight of L_opt."""
+    lambda_nopt: float = 1.0
+    """Weight of L_nopt (base) or L_nopt-min (alt)."""
+    # --- optimisation ---
+    optimizer: str = "adam"
+    """adam or rmsprop."""
+    lr: float = 5e-4
+    """Learning rate."""
+    optim_alpha: float = 0.99
+    """RMSprop smoothing constant."""
+    optim_eps: float = 1e-5
+    """Optimiser epsilon."""
+    gamma: float = 0.99
+    """Discount factor."""
+    grad_norm_clip: float = 10.0
+    """Clip the global gradient L2 norm to this value."""
+    target_update_interval: int = 200
+    """Gradient updates between hard copies into the target networks."""
+    double_q: bool = True
+    """Pick the next greedy action with the online agents and evaluate it with the target networks."""
+    # --- evaluation, logging, checkpoints ---
+    test_interval: int = 10000
+    """Environment steps between greedy evaluations (0: only at the end)."""
+    test_episodes: int = 32
+    """Episodes per greedy evaluation."""
+    log_interval: int = 2000
+    """Environment steps between rows of metrics.csv."""
+    save_interval: int = 0
+    """Environment steps between checkpoints (0: only at the end)."""
+    tensorboard: bool = False
+    """Also write TensorBoard event files (needs the tensorboard package)."""
+
+    def validate(self) -> "TrainConfig":
+        if self.algo not in ALGORITHMS:
+            raise ValueError(f"unknown algorithm {self.algo!r}; choose one of {', '.join(ALGORITHMS)}")
+        checks = [
+            (self.agent in ("rnn", "mlp"), f"agent must be rnn or mlp, got {self.agent!r}"),
+            (self.optimizer in ("adam", "rmsprop"), f"optimizer must be adam or rmsprop, got {self.optimizer!r}"),
+            (self.qtran_td_target in ("joint", "individual"),
+             f"qtran_td_target must be joint or individual, got {self.qtran_td_target!r}"),
+            (self.t_max > 0, f"t_max must be positive, got {self.t_max}"),
+            (self.batch_size_run > 0, f"batch_size_run must be positive, got {self.batch_size_run}"),
+            (self.batch_size > 0, f"batch_size must be positive, got {self.batch_size}"),
+            (self.buffer_size >= self.batch_size, f"buffer_size ({self.buffer_size}) must be >= batch_size ({self.batch_size})"),
+            (0.0 <= self.epsilon_finish <= 1.0 and 0.0 <= self.epsilon_start <= 1.0, "epsilon values must lie in [0, 1]"),
+            (0.0 <= self.gamma <= 1.0, f"gamma must lie in [0, 1], got {self.gamma}"),
+            (self.lr > 0, f"lr must be positive, got {self.lr}"),
+            (self.target_update_interval > 0, "target_update_interval must be positive"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ValueError(msg)
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def field_docs() -> dict[str, str]:
+    """Field name -> its one-line docstring, read from this file's source (used by --help)."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(TrainConfig))
+    docs, body = {}, tree.body[0].body
+    for node, nxt in zip(body, body[1:]):
+        if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
+            docs[node.target.id] = str(nxt.value.value)
+    return docs
+
+
+def coerce(name: str, value):
+    """Convert a YAML/CLI value to the type of field ``name``; unknown names are an error."""
+    if name not in FIELDS:
+        import difflib
+
+        near = difflib.get_close_matches(name, FIELDS, n=3)
+        hint = f" (did you mean {', '.join(near)}?)" if near else ""
+        raise ValueError(f"unknown config key {name!r}{hint}")
+    default = FIELDS[name].default if FIELDS[name].default is not dataclasses.MISSING else FIELDS[name].default_factory()
+    if isinstance(value, str):
+        if isinstance(default, bool):
+            low = value.lower()
+            if low not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(f"{name} expects true/false, got {value!r}")
+            return low in ("true", "1", "yes")
+        if isinstance(default, (int, float, dict)):
+            try:
+                value = yaml.safe_load(value)
+            except yaml.YAMLError as e:
+                raise ValueError(f"cannot parse {name}={value!r}: {e}") from None
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} expects true/false, got {value!r}")
+        return value
+    if isinstance(default, int) and not isinstance(default, bool):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(f"{name} expects an integer, got {value!r}")
+        return value
+    if isinstance(default, float):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ValueError(f"{name} expects a number, got {value!r}")
+        return float(value)
+    if isinstance(default, dict):
+        if not isinstance(value, dict):
+            raise ValueError(f"{name} expects a mapping, got {value!r}")
+        return dict(value)
+    return str(value)
+
+
+def load_yaml(path: str | Path) -> dict:
+    """Read a config file (or a preset name from qtran_lib/configs) into a dict of checked fields."""
+    p = Path(path)
+    if not p.exists() and (PRESET_DIR / f"{path}.yaml").exists():
+        p = PRESET_DIR / f"{path}.yaml"
+    if not p.exists():
+        presets = ", ".join(sorted(x.stem for x in PRESET_DIR.glob("*.yaml")))
+        raise FileNotFoundError(f"config {str(path)!r} is neither a file nor a preset (presets: {presets})")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ValueError(f"{p} is not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{p} must hold a mapping of config keys, got {type(data).__name__}")
+    return {k: coerce(k, v) for k, v in data.items()}
+
+
+def make_config(base: dict | None = None, **overrides) -> TrainConfig:
+    """Build a validated TrainConfig from a dict (e.g. a YAML preset) and keyword overrides."""
+    values = {k: coerce(k, v) for k, v in {**(base or {}), **overrides}.items()}
+    return TrainConfig(**values).validate()

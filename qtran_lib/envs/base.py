@@ -1,0 +1,164 @@
+"""The batched multi-agent environment protocol every task in the library speaks.
+
+Introduced in book/01_dec_pomdp. The interface follows SMAC (observations, global state,
+availability masks, one shared team reward) but every tensor carries a leading batch
+dimension ``B`` of independent, parallel episodes, so a whole batch advances in one call.
+
+Symbol | Shape | Meaning
+------ | ----- | -------
+obs    | [B, N, obs_dim]   | each agent's local observation
+state  | [B, state_dim]    | the global state (used only in centralised training)
+avail  | [B, N, n_actions] | 1 where an action is available to that agent
+actions| [B, N] (int64)    | one action index per agent
+reward | [B]               | the shared team reward of this step
+terminated | [B] (bool)    | the episode ended in a true terminal state at this step
+
+Episodes that already ended stay frozen: their actions are ignored, their reward is 0,
+and ``active`` reports which episodes still run. ``info["truncated"]`` marks episodes
+stopped by the episode limit (not a terminal state: learners bootstrap through it).
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import asdict, dataclass
+
+import torch
+
+
+class InvalidActionError(ValueError):
+    """Raised when a batch of actions has the wrong shape, dtype, device or picks an unavailable action."""
+
+
+@dataclass(frozen=True)
+class EnvInfo:
+    """Static sizes a learner needs to build its networks."""
+
+    n_agents: int
+    """N, the number of learning agents."""
+    n_actions: int
+    """|U|, the size of every agent's action set."""
+    obs_dim: int
+    """Length of one agent's observation vector."""
+    state_dim: int
+    """Length of the global state vector."""
+    episode_limit: int
+    """Maximum number of steps in an episode (1 for one-step games)."""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class MultiAgentEnv(abc.ABC):
+    """A batch of ``batch_size`` parallel episodes of one cooperative task on one device.
+
+    Subclasses implement ``_reset`` and ``_step`` on the whole batch with tensor ops;
+    this base class owns the bookkeeping shared by every task: the episode clock, the
+    ``active`` mask, the episode limit, seeding, and validation of the actions.
+    """
+
+    def __init__(self, batch_size: int, device: str | torch.device = "cpu", seed: int | None = None):
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        self.batch_size = batch_size
+        self.device = torch.device(device)
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(0 if seed is None else int(seed))
+        self.t = torch.zeros(batch_size, dtype=torch.long, device=self.device)  # [B] steps taken
+        self.active = torch.zeros(batch_size, dtype=torch.bool, device=self.device)  # [B]
+        self._obs = self._state = self._avail = None
+
+    # ---- what every task defines -------------------------------------------------------------
+    @abc.abstractmethod
+    def env_info(self) -> EnvInfo:
+        """Sizes of observations, state and actions, and the episode limit."""
+
+    @abc.abstractmethod
+    def _reset(self) -> None:
+        """Start B new episodes; set the task's internal tensors."""
+
+    @abc.abstractmethod
+    def _step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        """Advance active episodes by one step. Returns reward [B], terminal [B] and extra info.
+
+        Rows of inactive episodes must be left unchanged; the base class zeroes their reward.
+        """
+
+    @abc.abstractmethod
+    def get_obs(self) -> torch.Tensor:
+        """[B, N, obs_dim] current observation of every agent."""
+
+    @abc.abstractmethod
+    def get_state(self) -> torch.Tensor:
+        """[B, state_dim] current global state."""
+
+    @abc.abstractmethod
+    def get_avail_actions(self) -> torch.Tensor:
+        """[B, N, n_actions] availability mask (1 = available) as a float tensor."""
+
+    # ---- the protocol ------------------------------------------------------------------------
+    def seed(self, seed: int) -> None:
+        self.generator.manual_seed(int(seed))
+
+    def reset(self, seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Start a new batch of episodes. Returns obs [B,N,O], state [B,S], avail [B,N,A]."""
+        if seed is not None:
+            self.seed(seed)
+        self.t.zero_()
+        self.active.fill_(True)
+        self._reset()
+        return self.get_obs(), self.get_state(), self.get_avail_actions()
+
+    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        """Apply one joint action per episode. Returns reward [B], terminated [B], info.
+
+        ``info`` always holds ``truncated`` [B] (hit the episode limit) and ``active`` [B]
+        (still running after this step); tasks add their own entries (e.g. ``battle_won``).
+        """
+        if not bool(self.active.any()):
+            raise RuntimeError("step() called after every episode in the batch has ended; call reset() first")
+        self.check_actions(actions)
+        was_active = self.active.clone()
+        reward, terminal, info = self._step(actions)
+        reward = torch.where(was_active, reward, torch.zeros_like(reward))
+        terminated = terminal & was_active
+        self.t += was_active.long()
+        limit = self.env_info().episode_limit
+        truncated = was_active & ~terminated & (self.t >= limit)
+        self.active = was_active & ~terminated & ~truncated
+        info = dict(info)
+        info["truncated"] = truncated
+        info["active"] = self.active.clone()
+        return reward, terminated, info
+
+    def check_actions(self, actions: torch.Tensor) -> None:
+        """Raise InvalidActionError unless ``actions`` is a valid [B, N] int64 batch for active episodes."""
+        info = self.env_info()
+        expected = (self.batch_size, info.n_agents)
+        if not isinstance(actions, torch.Tensor):
+            raise InvalidActionError(f"actions must be a torch.Tensor of shape {list(expected)}, got {type(actions).__name__}")
+        if tuple(actions.shape) != expected:
+            raise InvalidActionError(f"actions must have shape [B, N] = {list(expected)}, got {list(actions.shape)}")
+        if actions.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8, torch.int8):
+            raise InvalidActionError(f"actions must be an integer tensor (int64), got dtype {actions.dtype}")
+        if actions.device != self.device:
+            raise InvalidActionError(f"actions are on {actions.device} but the environment runs on {self.device}")
+        act = actions.long()
+        rows = self.active  # [B]
+        a = act[rows]
+        if a.numel() and (int(a.min()) < 0 or int(a.max()) >= info.n_actions):
+            raise InvalidActionError(f"action indices must lie in [0, {info.n_actions - 1}], got values in [{int(a.min())}, {int(a.max())}]")
+        avail = self.get_avail_actions()[rows]  # [B', N, A]
+        if a.numel():
+            chosen = avail.gather(-1, a.unsqueeze(-1)).squeeze(-1)  # [B', N]
+            if bool((chosen <= 0).any()):
+                bad = (chosen <= 0).nonzero()[0]
+                b = int(rows.nonzero()[bad[0]])
+                raise InvalidActionError(
+                    f"unavailable action {int(a[bad[0], bad[1]])} chosen by agent {int(bad[1])} in episode {b}; "
+                    f"available actions there: {avail[bad[0], bad[1]].nonzero().flatten().tolist()}"
+                )
+
+    def __repr__(self) -> str:
+        i = self.env_info()
+        return (f"{type(self).__name__}(batch_size={self.batch_size}, n_agents={i.n_agents}, n_actions={i.n_actions}, "
+                f"obs_dim={i.obs_dim}, state_dim={i.state_dim}, episode_limit={i.episode_limit}, device={self.device})")

@@ -1,0 +1,50 @@
+"""Options of the StarCraft battle simulator (SMAC v1 defaults)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class StarCraftConfig:
+    """Knobs of ``StarCraftEnv``; defaults reproduce SMAC v1's interface."""
+
+    time_base: str = "smac"
+    """'smac': one tick is one SC2 game loop (1/22.4 s); 'lite': 1/16 s as in SMACLite/SMAX."""
+    ticks_per_step: int = 8
+    """Simulation ticks per agent step (SMAC's step_mul)."""
+    random_start: bool = False
+    """SMACv2-style randomised starts: jittered formations and sides swapped with probability 1/2."""
+    start_jitter: float = 2.0
+    """Largest shift of an army's centre per axis when ``random_start`` is on."""
+    shoot_range: float = 6.0
+    """Centre distance up to which an attack action is available (SMAC: 6 for every unit)."""
+    sight_range: float = 9.0
+    """Centre distance below which a unit is visible in observations (SMAC: 9)."""
+    move_amount: float = 2.0
+    """A move order targets a point this far away (SMAC: 2)."""
+    reward_only_positive: bool = True
+    reward_abs_compat: bool = True
+    """SMAC takes abs() of the positive reward; False takes max(0, .) instead."""
+    reward_sparse: bool = False
+    reward_death_value: float = 10.0
+    reward_win: float = 200.0
+    reward_defeat: float = 0.0
+    reward_negative_scale: float = 0.5
+    reward_scale: bool = True
+    reward_scale_rate: float = 20.0
+    """With ``reward_scale``, the largest possible episode return."""
+    obs_last_action: bool = False
+    """SMAC's option: append each visible ally's last action one-hot to its obs row."""
+    obs_agent_id: bool = False
+    """Append a one-hot agent id to each observation (learners often do this themselves)."""
+    obs_timestep_number: bool = False
+    state_last_action: bool = True
+
+    @property
+    def dt(self) -> float:
+        """Seconds of game time in one tick."""
+        if self.time_base == "smac":
+            return 1.0 / 22.4
+        if self.time_base == "lite":
+            return 1.0 / 16.0
+        raise ValueError(f"time_base must be 'smac' or 'lite', got {self.time_base!r}")

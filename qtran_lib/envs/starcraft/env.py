@@ -1,0 +1,119 @@
+"""``StarCraftEnv``: SMAC-style micro battles, a whole batch stepped with tensor ops.
+
+Introduced in book/07_starcraft. Implements the library's batched protocol (``base.py``) on
+top of the simulator in ``battle.py``. ``info`` of ``step`` holds ``battle_won``, ``draw``,
+``dead_allies`` and ``dead_enemies`` [B] next to the base class's ``truncated`` and ``active``.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..base import EnvInfo, MultiAgentEnv
+from .battle import apply_orders, simulate
+from .config import StarCraftConfig
+from .features import agent_geometry, avail_actions, global_state, observations, others_index, sizes
+from .layout import initial_state
+from .reward import outcome, shaped_reward
+from .scenarios import Scenario, get_scenario
+from .state import BattleState
+from .tables import build_tables
+
+
+class StarCraftEnv(MultiAgentEnv):
+    """A batch of ``batch_size`` battles of one scenario (SMAC v1 interface)."""
+
+    def __init__(self, scenario: str | Scenario = "3m", batch_size: int = 1, device="cpu", seed: int | None = None,
+                 config: StarCraftConfig | None = None, **options):
+        super().__init__(batch_size, device, seed)
+        cfg = config or StarCraftConfig()
+        for k, v in options.items():
+            if not hasattr(cfg, k):
+                raise TypeError(f"unknown StarCraft option {k!r}; options: {sorted(vars(StarCraftConfig()))}")
+            setattr(cfg, k, v)
+        cfg.dt  # validates time_base
+        self.config = cfg
+        self.scenario = get_scenario(scenario)
+        self.tables = build_tables(self.scenario, self.device)
+        self._sizes = sizes(self.tables, cfg)
+        self._info = EnvInfo(self.tables.n_agents, self._sizes["n_actions"], self._sizes["obs"], self._sizes["state"],
+                             self.scenario.episode_limit)
+        self._others = others_index(self.tables.n_agents, self.device)
+        self.battle: BattleState = initial_state(self.tables, cfg, batch_size, self._info.n_actions, self.generator)
+        self._cache: dict = {}
+
+    # ---- protocol ------------------------------------------------------------------------------
+    def env_info(self) -> EnvInfo:
+        return self._info
+
+    def _reset(self) -> None:
+        self.battle = initial_state(self.tables, self.config, self.batch_size, self._info.n_actions, self.generator)
+        self._cache = {}
+
+    def _step(self, actions: torch.Tensor):
+        T, cfg, old = self.tables, self.config, self.battle
+        s = BattleState(**vars(old))  # shallow copy: the ticks replace tensors, never write into them
+        prev_hp = old.hp + old.shield
+        apply_orders(s, actions, T, cfg.move_amount)
+        simulate(s, T, cfg.dt, cfg.ticks_per_step)
+        active = self.active
+        s = s.where(active, old)
+        self.battle = s
+        self._cache = {}
+        terminal, won, lost = outcome(s.alive, T)
+        reward = shaped_reward(prev_hp, old.alive, s.hp + s.shield, s.alive, won, lost, T, cfg)
+        dead = ~s.alive
+        info = {
+            "battle_won": won & active,
+            "draw": terminal & ~won & ~lost & active,
+            "dead_allies": dead[:, :T.n_agents].sum(1),
+            "dead_enemies": dead[:, T.n_agents:].sum(1),
+        }
+        return reward, terminal, info
+
+    def _features(self) -> dict:
+        if not self._cache:
+            diff, dist = agent_geometry(self.battle, self.tables)
+            self._cache = {"diff": diff, "dist": dist,
+                           "avail": avail_actions(self.battle, self.tables, self.config, dist)}
+        return self._cache
+
+    def get_avail_actions(self) -> torch.Tensor:
+        return self._features()["avail"]
+
+    def get_obs(self) -> torch.Tensor:
+        f = self._features()
+        if "obs" not in f:
+            f["obs"] = observations(self.battle, self.tables, self.config, f["diff"], f["dist"], f["avail"],
+                                    self._others, self.t, self._info.episode_limit)
+        return f["obs"]
+
+    def get_state(self) -> torch.Tensor:
+        f = self._features()
+        if "state" not in f:
+            f["state"] = global_state(self.battle, self.tables, self.config)
+        return f["state"]
+
+    # ---- extras --------------------------------------------------------------------------------
+    def get_battle_state(self) -> BattleState:
+        """A copy of the simulator's tensors (for tests, replays and rendering)."""
+        return self.battle.clone()
+
+    def set_battle_state(self, state: BattleState) -> None:
+        """Replace the simulator's tensors, e.g. with rows of another env's ``get_battle_state``."""
+        if state.hp.shape != self.battle.hp.shape:
+            raise ValueError(f"battle state has shape {tuple(state.hp.shape)}, expected {tuple(self.battle.hp.shape)}")
+        self.battle = state.clone()
+        self._cache = {}
+
+    @property
+    def n_agents(self) -> int:
+        return self.tables.n_agents
+
+    @property
+    def n_enemies(self) -> int:
+        return self.tables.n_enemies
+
+
+def make_starcraft(spec: str, batch_size: int = 1, device="cpu", seed: int | None = None, **kw) -> StarCraftEnv:
+    """Registry entry: ``make_env("starcraft:3m", batch_size=1024)`` or ``starcraft:path/to/battle.yaml``."""
+    return StarCraftEnv(spec or "3m", batch_size=batch_size, device=device, seed=seed, **kw)

@@ -1,0 +1,43 @@
+"""The dynamic state of a batch of battles, as structure-of-arrays tensors."""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+
+IDLE, MOVE, ATTACK = 0, 1, 2
+"""Order kinds. ATTACK means heal for a medivac."""
+
+
+@dataclass
+class BattleState:
+    """Everything that changes during a battle; row b of every tensor is battle b."""
+
+    pos: torch.Tensor  # [B, U, 2]
+    hp: torch.Tensor  # [B, U]
+    shield: torch.Tensor  # [B, U]
+    energy: torch.Tensor  # [B, U] medivac energy (0 for others)
+    cooldown: torch.Tensor  # [B, U] seconds until the weapon may fire
+    since_hit: torch.Tensor  # [B, U] seconds since last damage (shield regen delay)
+    alive: torch.Tensor  # [B, U] bool
+    mode: torch.Tensor  # [B, U] long: IDLE / MOVE / ATTACK
+    target: torch.Tensor  # [B, U] long: slot index of the attack/heal target
+    goal: torch.Tensor  # [B, U, 2] move-order destination
+    attack_point: torch.Tensor  # [B, 2] where the enemy AI attack-moves to
+    last_action: torch.Tensor  # [B, N] long
+
+    def clone(self) -> BattleState:
+        return BattleState(**{f.name: getattr(self, f.name).clone() for f in fields(self)})
+
+    def rows(self, idx) -> BattleState:
+        """The battles ``idx`` (a slice, index tensor or bool mask) as a new state."""
+        return BattleState(**{f.name: getattr(self, f.name)[idx].clone() for f in fields(self)})
+
+    def where(self, keep_new: torch.Tensor, old: BattleState) -> BattleState:
+        """Row-wise select: this state where ``keep_new`` [B] is True, else ``old``."""
+        out = {}
+        for f in fields(self):
+            new, prev = getattr(self, f.name), getattr(old, f.name)
+            mask = keep_new.view(-1, *([1] * (new.dim() - 1)))
+            out[f.name] = torch.where(mask, new, prev)
+        return BattleState(**out)

@@ -1,0 +1,25 @@
+"""Learner registry, keyed by the algorithm names users type."""
+from __future__ import annotations
+
+from ..config import TrainConfig
+from ..envs.base import EnvInfo
+from .base import Learner
+from .qtran import QTranAltLearner, QTranBaseLearner
+from .value_decomposition import IQLLearner, QMIXLearner, VDNLearner
+
+LEARNERS: dict[str, type[Learner]] = {
+    "iql": IQLLearner,
+    "vdn": VDNLearner,
+    "qmix": QMIXLearner,
+    "qtran_base": QTranBaseLearner,
+    "qtran_alt": QTranAltLearner,
+}
+
+
+def make_learner(cfg: TrainConfig, info: EnvInfo, device="cpu") -> Learner:
+    if cfg.algo not in LEARNERS:
+        raise ValueError(f"unknown algorithm {cfg.algo!r}; choose one of {', '.join(LEARNERS)}")
+    return LEARNERS[cfg.algo](cfg, info, device)
+
+
+__all__ = ["LEARNERS", "Learner", "make_learner"]

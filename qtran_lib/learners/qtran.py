@@ -1,0 +1,88 @@
+"""QTRAN-base and QTRAN-alt: L = L_td + lambda_opt L_opt + lambda_nopt L_nopt(-min).
+
+Introduced in book/04_qtran. The loss computation below reads like the paper (Sec. 3.2-3.3):
+Q_i and h_i from the agents, Q_jt and V_jt from the joint networks, then the three losses.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..exploration import greedy_actions, max_available
+from ..losses import nopt_loss, nopt_min_loss, opt_loss, td_loss
+from ..mixers import QTranAlt, QTranBase
+from ..transformation import counterfactual_transformed_q, transformed_q
+from .base import Learner, step_slices
+
+
+def _pick(x: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """x [..., A], actions [...] -> x at actions [...]."""
+    return x.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+
+
+class QTranLearner(Learner):
+    alt = False
+
+    def build_mixer(self):
+        c, i = self.cfg, self.info
+        cls = QTranAlt if self.alt else QTranBase
+        return cls(i.n_agents, i.n_actions, i.state_dim, c.hidden_dim, c.qtran_embed_dim, c.qtran_use_state, c.qtran_use_v)
+
+    def _joint(self, mixer, h, actions, state) -> torch.Tensor:
+        """Q_jt(tau, u) [B, T]; for alt, every head's estimate at u [B, T, N]."""
+        out = mixer(h, self.one_hot(actions), state)
+        return _pick(out, actions) if self.alt else out
+
+    def joint_q(self, q, h, actions, state):
+        q_jt = self._joint(self.mixer, h, actions, state)
+        return q_jt.mean(-1) if self.alt else q_jt
+
+    def v_jt(self, h, state):
+        return self.mixer.v(h, state)
+
+    def td_target(self, s, q, q_tgt, h_tgt) -> torch.Tensor:
+        """y = r + gamma (1 - terminal) Q_jt^-(tau', u_bar') (or sum_i max Q_i^- with qtran_td_target=individual)."""
+        with torch.no_grad():
+            if self.cfg.qtran_td_target == "individual":
+                next_q = max_available(q_tgt[:, 1:], s["next_avail"]).sum(-1)  # [B, T]
+            else:
+                chooser = q if self.cfg.double_q else q_tgt
+                u_next = greedy_actions(chooser[:, 1:], s["next_avail"])  # [B, T, N]
+                next_q = self._joint(self.target_mixer, h_tgt[:, 1:], u_next, s["next_state"])
+                if self.alt:
+                    next_q = next_q.mean(-1)
+            return s["reward"] + self.cfg.gamma * (1.0 - s["terminated"]) * next_q  # [B, T]
+
+    def losses(self, batch):
+        s = step_slices(batch)
+        q, h = self.unroll(batch)  # [B, T+1, N, A], [B, T+1, N, H]
+        q_tgt, h_tgt = self.unroll(batch, target=True)
+        y = self.td_target(s, q, q_tgt, h_tgt)  # [B, T]
+        q_now, h_now, u, mask = q[:, :-1], h[:, :-1], s["actions"], s["mask"]
+
+        q_i_taken = _pick(q_now, u)  # Q_i(tau_i, u_i)            [B, T, N]
+        u_bar = greedy_actions(q_now.detach(), s["avail"])  # u_bar_i = argmax Q_i   [B, T, N]
+        q_i_max = _pick(q_now, u_bar)  # Q_i(tau_i, u_bar_i)      [B, T, N]
+        v = self.mixer.v(h_now, s["state"])  # V_jt(tau)          [B, T]
+        q_jt = self._joint(self.mixer, h_now, u, s["state"])  # Q_jt(tau, u)   [B, T] (alt: [B, T, N])
+        q_jt_bar = self._joint(self.mixer, h_now, u_bar, s["state"])  # Q_jt(tau, u_bar)
+
+        if not self.alt:
+            l_td = td_loss(q_jt, y, mask)
+            l_opt = opt_loss(transformed_q(q_i_max), q_jt_bar, v, mask)
+            l_nopt = nopt_loss(transformed_q(q_i_taken), q_jt, v, mask)
+        else:
+            l_td = td_loss(q_jt, y.unsqueeze(-1), mask)  # every head regresses on y
+            l_opt = opt_loss(transformed_q(q_i_max).unsqueeze(-1), q_jt_bar, v.unsqueeze(-1), mask)
+            q_jt_cf = self.mixer(h_now, self.one_hot(u), s["state"])  # Q_jt(tau, ., u_-i)  [B, T, N, A]
+            q_cf = counterfactual_transformed_q(q_now, q_i_taken)  # Q'_jt(tau, ., u_-i) [B, T, N, A]
+            l_nopt = nopt_min_loss(q_cf, q_jt_cf, v, s["avail"], mask)
+        loss = l_td + self.cfg.lambda_opt * l_opt + self.cfg.lambda_nopt * l_nopt
+        return {"loss": loss, "td": l_td, "opt": l_opt, "nopt": l_nopt}
+
+
+class QTranBaseLearner(QTranLearner):
+    alt = False
+
+
+class QTranAltLearner(QTranLearner):
+    alt = True

@@ -1,0 +1,66 @@
+"""The training losses of VDN/QMIX and QTRAN as small pure functions of tensors.
+
+Introduced in book/04_qtran. Every function averages over the valid time steps given by
+``mask`` (1 for real transitions, 0 for padding after an episode ended). The stop-gradient
+of the paper (the hat on Q^_jt) is applied *inside* these functions, so the placement that
+the paper prescribes cannot be forgotten by a caller.
+
+Symbol | Shape | Meaning
+------ | ----- | -------
+q_taken | [B, T] (or [B, T, N]) | Q_jt(tau, u) at the buffer's joint action (per agent for IQL / alt heads)
+target | same as q_taken | the TD target y, treated as a constant
+q_sum | [B, T] | Q'_jt = sum_i Q_i(tau_i, u_i) at the joint action in question
+q_jt | [B, T] (or [B, T, N]) | Q_jt at the same joint action (detached here: Q^_jt)
+v_jt | [B, T] | V_jt(tau)
+mask | [B, T] | valid-step mask
+"""
+from __future__ import annotations
+
+import torch
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``x`` over the entries where ``mask`` is 1; extra trailing dims of x share the mask."""
+    m = mask
+    while m.dim() < x.dim():
+        m = m.unsqueeze(-1)
+    m = m.expand_as(x).to(x.dtype)
+    return (x * m).sum() / m.sum().clamp(min=1.0)
+
+
+def td_loss(q_taken: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """L_td = (Q(tau, u) - y)^2 with y = r + gamma * Q^-(tau', u'), y held constant."""
+    return masked_mean((q_taken - target.detach()) ** 2, mask)
+
+
+def opt_loss(q_sum_greedy: torch.Tensor, q_jt_greedy: torch.Tensor, v_jt: torch.Tensor,
+             mask: torch.Tensor) -> torch.Tensor:
+    """L_opt = (Q'_jt(tau, u_bar) - Q^_jt(tau, u_bar) + V_jt(tau))^2, condition (4a) at the greedy u_bar.
+
+    Q_jt is detached: L_opt moves the Q_i (inside Q'_jt) and V_jt towards Q_jt, never the reverse.
+    """
+    return masked_mean((q_sum_greedy - q_jt_greedy.detach() + v_jt) ** 2, mask)
+
+
+def nopt_loss(q_sum_taken: torch.Tensor, q_jt_taken: torch.Tensor, v_jt: torch.Tensor,
+              mask: torch.Tensor) -> torch.Tensor:
+    """L_nopt = (min[Q'_jt(tau, u) - Q^_jt(tau, u) + V_jt(tau), 0])^2, condition (4b) as a one-sided hinge.
+
+    Zero wherever Q'_jt already upper-bounds Q_jt - V_jt; only violations are penalised.
+    """
+    gap = q_sum_taken - q_jt_taken.detach() + v_jt
+    return masked_mean(gap.clamp(max=0.0) ** 2, mask)
+
+
+def nopt_min_loss(q_transformed_cf: torch.Tensor, q_jt_cf: torch.Tensor, v_jt: torch.Tensor,
+                  avail: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """L_nopt-min = 1/N sum_i (min_{u_i} [Q'_jt(tau, u_i, u_-i) - Q^_jt(tau, u_i, u_-i) + V_jt(tau)])^2.
+
+    QTRAN-alt's condition (7): along every agent's counterfactual actions the smallest gap must be
+    exactly zero (no clipping). Unavailable actions never win the min.
+
+    q_transformed_cf, q_jt_cf, avail: [B, T, N, A]; v_jt: [B, T]; mask: [B, T].
+    """
+    gap = q_transformed_cf - q_jt_cf.detach() + v_jt[..., None, None]  # [B, T, N, A]
+    gap = gap.masked_fill(avail <= 0, float("inf"))
+    return masked_mean(gap.min(dim=-1).values ** 2, mask)  # mean over B, T (valid) and N

@@ -1,0 +1,198 @@
+"""``train(config)``: the one training loop for one-step games and episodic tasks alike.
+
+Collect B episodes with epsilon-greedy agents -> store them -> sample a batch -> one update of the
+learner; every so often evaluate greedily, log a row of metrics, and checkpoint. Resuming restores
+every random generator, so a resumed run continues bit-exactly.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import yaml
+
+from .checkpoint import check_compatible, load_checkpoint, save_checkpoint
+from .config import TrainConfig, make_config
+from .envs import make_env
+from .exploration import linear_epsilon
+from .learners import Learner, make_learner
+from .replay_buffer import EpisodeBuffer
+from .runner import run_episodes
+
+METRIC_COLUMNS = ["t_env", "episodes", "updates", "epsilon", "return_mean", "return_std", "test_return_mean",
+                  "test_return_std", "test_won_mean", "loss", "td", "opt", "nopt", "grad_norm", "wall_time"]
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} requested but CUDA is not available; use --device cpu or auto")
+    return dev
+
+
+@dataclass
+class TrainResult:
+    config: TrainConfig
+    learner: Learner
+    env: object
+    metrics: list[dict] = field(default_factory=list)
+    out: Path | None = None
+
+    @property
+    def final(self) -> dict:
+        return self.metrics[-1] if self.metrics else {}
+
+
+def evaluate(env, learner, episodes: int) -> dict[str, float]:
+    """Greedy (epsilon = 0) return over at least ``episodes`` episodes of ``env``."""
+    returns, won = [], []
+    while sum(len(r) for r in returns) < episodes:
+        _, stats = run_episodes(env, learner, epsilon=0.0)
+        returns.append(stats["return"].cpu())
+        if "battle_won" in stats:
+            won.append(stats["battle_won"].cpu())
+    r = torch.cat(returns)[:episodes]
+    out = {"test_return_mean": float(r.mean()), "test_return_std": float(r.std(unbiased=False))}
+    if won:
+        out["test_won_mean"] = float(torch.cat(won)[:episodes].mean())
+    return out
+
+
+def _write_metrics(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=METRIC_COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        for row in rows:
+            w.writerow({k: row.get(k, "") for k in METRIC_COLUMNS})
+    tmp.replace(path)
+
+
+def train(config: TrainConfig | dict, out: str | Path | None = None, resume: str | Path | None = None,
+          progress: bool = True, stop_after_iterations: int | None = None) -> TrainResult:
+    """Train ``config`` and return the learner and its metrics; with ``out`` also write a run folder.
+
+    ``resume`` names a run folder (or checkpoint file) to continue from; ``stop_after_iterations``
+    ends the loop early (used to test resuming).
+    """
+    cfg = config if isinstance(config, TrainConfig) else make_config(config)
+    cfg.validate()
+    ckpt = None
+    if resume is not None:
+        ckpt = load_checkpoint(resume)
+        check_compatible(ckpt["config"], cfg.to_dict())
+    device = resolve_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    env = make_env(cfg.env, batch_size=cfg.batch_size_run, device=device, seed=cfg.seed, **cfg.env_args)
+    test_env = make_env(cfg.env, batch_size=cfg.test_episodes, device=device, seed=cfg.seed + 100_003, **cfg.env_args)
+    info = env.env_info()
+    learner = make_learner(cfg, info, device)
+    buffer = EpisodeBuffer(info, cfg.buffer_size, device)
+    explore_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
+    sample_gen = torch.Generator().manual_seed(cfg.seed + 2)
+    counters = {"t_env": 0, "episodes": 0, "iteration": 0, "last_log": 0, "last_test": 0, "last_save": 0, "wall": 0.0}
+    metrics: list[dict] = []
+    if ckpt is not None:
+        learner.load_state_dict(ckpt["learner"])
+        buffer.load_state_dict(ckpt["buffer"])
+        for gen, key in ((env.generator, "env_rng"), (test_env.generator, "test_env_rng"),
+                         (explore_gen, "explore_rng"), (sample_gen, "sample_rng")):
+            gen.set_state(ckpt[key].to(gen.device) if gen.device.type != "cpu" else ckpt[key])
+        counters.update(ckpt["counters"])
+        metrics = list(ckpt["metrics"])
+
+    out_dir = Path(out) if out is not None else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    writer = _tensorboard(out_dir) if cfg.tensorboard else None
+
+    def checkpoint():
+        if out_dir is None:
+            return
+        save_checkpoint({
+            "config": cfg.to_dict(), "learner": learner.state_dict(), "buffer": buffer.state_dict(),
+            "env_rng": env.generator.get_state(), "test_env_rng": test_env.generator.get_state(),
+            "explore_rng": explore_gen.get_state(), "sample_rng": sample_gen.get_state(),
+            "counters": dict(counters), "metrics": metrics,
+        }, out_dir / "checkpoint.pt")
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=cfg.t_max, initial=min(counters["t_env"], cfg.t_max), disable=not progress,
+               desc=f"{cfg.algo} on {cfg.env}", unit="step")
+    recent_returns, recent_terms = [], []
+    start = time.perf_counter() - counters["wall"]
+    iterations_here = 0
+    while counters["t_env"] < cfg.t_max:
+        eps = linear_epsilon(counters["t_env"], cfg.epsilon_start, cfg.epsilon_finish, cfg.epsilon_anneal_time)
+        episodes, stats = run_episodes(env, learner, eps, explore_gen)
+        buffer.insert(episodes)
+        steps = int(episodes["filled"].sum())
+        counters["t_env"] += steps
+        counters["episodes"] += env.batch_size
+        counters["iteration"] += 1
+        iterations_here += 1
+        recent_returns.append(stats["return"].cpu())
+        if buffer.can_sample(cfg.batch_size):
+            for _ in range(cfg.updates_per_iteration):
+                recent_terms.append(learner.train_step(buffer.sample(cfg.batch_size, sample_gen)))
+        bar.update(min(steps, cfg.t_max - bar.n))
+        done = counters["t_env"] >= cfg.t_max
+        if done or counters["t_env"] - counters["last_log"] >= cfg.log_interval:
+            counters["last_log"] = counters["t_env"]
+            counters["wall"] = time.perf_counter() - start
+            rets = torch.cat(recent_returns)
+            row = {"t_env": counters["t_env"], "episodes": counters["episodes"], "updates": learner.n_updates,
+                   "epsilon": eps, "return_mean": float(rets.mean()), "return_std": float(rets.std(unbiased=False)),
+                   "wall_time": round(counters["wall"], 3)}
+            if recent_terms:
+                for k in recent_terms[0]:
+                    row[k] = sum(t[k] for t in recent_terms) / len(recent_terms)
+            test_due = cfg.test_interval > 0 and counters["t_env"] - counters["last_test"] >= cfg.test_interval
+            if done or test_due:
+                counters["last_test"] = counters["t_env"]
+                row.update(evaluate(test_env, learner, cfg.test_episodes))
+            metrics.append(row)
+            recent_returns, recent_terms = [], []
+            bar.set_postfix({k: round(row[k], 3) for k in ("return_mean", "test_return_mean", "loss") if k in row})
+            if writer is not None:
+                for k, v in row.items():
+                    if k != "t_env":
+                        writer.add_scalar(k, v, row["t_env"])
+            if out_dir is not None:
+                _write_metrics(out_dir / "metrics.csv", metrics)
+        if cfg.save_interval > 0 and counters["t_env"] - counters["last_save"] >= cfg.save_interval:
+            counters["last_save"] = counters["t_env"]
+            counters["wall"] = time.perf_counter() - start
+            checkpoint()
+        if stop_after_iterations is not None and iterations_here >= stop_after_iterations:
+            break
+    bar.close()
+    counters["wall"] = time.perf_counter() - start
+    checkpoint()
+    if writer is not None:
+        writer.close()
+    result = TrainResult(cfg, learner, env, metrics, out_dir)
+    if out_dir is not None and info.episode_limit == 1 and hasattr(env, "payoff"):
+        from .analysis import q_tables
+
+        tables = q_tables(learner, env)
+        (out_dir / "q_tables.json").write_text(json.dumps(tables.to_json(), indent=1))
+    return result
+
+
+def _tensorboard(out_dir):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ImportError("--tensorboard needs the tensorboard package: pip install tensorboard") from None
+    if out_dir is None:
+        raise ValueError("--tensorboard needs an output folder (--out)")
+    return SummaryWriter(str(out_dir / "tensorboard"))
