@@ -1,148 +1,205 @@
 """One agent step of a batch of battles: orders, then K ticks of movement and combat.
 
 Every tick advances all battles and units at once (spec §3.7): the enemy AI refreshes its
-targets, units chase or walk, overlapping units are pushed apart, weapons that are loaded
-and in reach fire, and all damage of the tick lands simultaneously (so draws can happen).
+targets, weapons that are loaded and in reach fire, all damage of the tick lands at once
+(so draws can happen), then units chase or walk and overlapping units are pushed apart.
+Only ops on [B, U] (and a few [B, E, N]) tensors run per tick; nothing syncs with Python.
 """
 from __future__ import annotations
 
 import torch
 
-from .enemy_ai import enemy_orders
+from .config import StarCraftConfig
+from .enemy_ai import enemy_goals, enemy_targets
 from .state import ATTACK, IDLE, MOVE, BattleState
 from .tables import BattleTables
 from .units import HP_PER_ENERGY, MEDIVAC_ENERGY_MAX, MEDIVAC_ENERGY_REGEN, SHIELD_DELAY, SHIELD_REGEN
 
 # action ids: 0 no-op, 1 stop, 2 north (+y), 3 south, 4 east (+x), 5 west, 6+j attack/heal j
 N_NO_ATTACK = 6
-MOVE_DIRS = torch.tensor([[0.0, 0.0], [0.0, 0.0], [0.0, 1.0], [0.0, -1.0], [1.0, 0.0], [-1.0, 0.0]])
+_DX = (0.0, 0.0, 0.0, 0.0, 1.0, -1.0)
+_DY = (0.0, 0.0, 1.0, -1.0, 0.0, 0.0)
 
 
 def apply_orders(s: BattleState, actions: torch.Tensor, T: BattleTables, move_amount: float) -> None:
     """Turn the agents' actions [B, N] into orders that persist through the step's ticks."""
     A = T.n_agents
     a = actions.long()  # [B, A]
-    dirs = MOVE_DIRS.to(s.pos.device)[a.clamp(max=N_NO_ATTACK - 1)]  # [B, A, 2]
+    dev = a.device
+    k = a.clamp(max=N_NO_ATTACK - 1)
+    dx = torch.tensor(_DX, device=dev)[k]
+    dy = torch.tensor(_DY, device=dev)[k]
     is_move = (a >= 2) & (a < N_NO_ATTACK)
     is_attack = a >= N_NO_ATTACK
     j = (a - N_NO_ATTACK).clamp(min=0)
     target = torch.where(T.healer[:A], j, j + A).clamp(max=T.n_units - 1)  # medivacs target allies
-    alive = s.alive[:, :A]
     mode = torch.where(is_attack, ATTACK, torch.where(is_move, MOVE, IDLE))
-    mode = torch.where(alive, mode, IDLE)
+    mode = torch.where(s.alive[:, :A], mode, IDLE)
     s.mode = torch.cat([mode, s.mode[:, A:]], 1)
     s.target = torch.cat([torch.where(is_attack, target, s.target[:, :A]), s.target[:, A:]], 1)
-    s.goal = torch.cat([s.pos[:, :A] + move_amount * dirs, s.goal[:, A:]], 1)
+    s.goal_x = torch.cat([s.x[:, :A] + move_amount * dx, s.goal_x[:, A:]], 1)
+    s.goal_y = torch.cat([s.y[:, :A] + move_amount * dy, s.goal_y[:, A:]], 1)
     s.last_action = a
 
 
-def pairwise(pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """diff[b, i, j] = pos_j - pos_i [B, U, U, 2] and its length [B, U, U]."""
-    diff = pos[:, None, :, :] - pos[:, :, None, :]
-    return diff, torch.linalg.vector_norm(diff, dim=-1)
+def simulate(s: BattleState, T: BattleTables, cfg: StarCraftConfig) -> None:
+    """Run one agent step (``cfg.ticks_per_step`` ticks) in place, after ``apply_orders``."""
+    A, E = T.n_agents, T.n_enemies
+    a_target = s.target[:, :A]
+    a_attack, a_move = s.mode[:, :A] == ATTACK, s.mode[:, :A] == MOVE
+    c = _TickConsts(T, cfg.dt, s.hp.shape[0], s.x.device)
+    target, attack, move = s.target, s.mode == ATTACK, s.mode == MOVE
+    if E:
+        gx, gy = enemy_goals(s, T)
+        s.goal_x = torch.cat([s.goal_x[:, :A], gx], 1)
+        s.goal_y = torch.cat([s.goal_y[:, :A], gy], 1)
+        threat0 = a_attack[:, None, :] & (a_target[:, None, :] == c.e_slot[:, None])  # [B, E, A]
+        e_target, e_attack = s.target[:, A:], s.mode[:, A:] == ATTACK
+    for i in range(cfg.ticks_per_step):
+        if E:
+            e_target, e_attack = enemy_targets(s, T, threat0, e_target, e_attack)
+            target = torch.cat([a_target, e_target], 1)
+            attack = torch.cat([a_attack, e_attack], 1)
+            move = torch.cat([a_move, ~e_attack], 1)
+        collide = (i + 1) % cfg.collide_every == 0 or i == cfg.ticks_per_step - 1
+        tick(s, T, c, target, attack, move, collide)
+    s.target = target
+    s.mode = torch.where(attack, ATTACK, torch.where(move, MOVE, IDLE))
 
 
-def tick(s: BattleState, T: BattleTables, dt: float) -> torch.Tensor:
-    """Advance every battle by one tick in place. Returns the raw damage [B, U] each unit took."""
-    B, U = s.hp.shape
-    ar = torch.arange(U, device=s.hp.device)
-    _, dist = pairwise(s.pos)
-    if T.n_enemies:
-        enemy_orders(s, dist, T)
-    alive, tgt = s.alive, s.target
-    engaged = (s.mode == ATTACK) & alive & alive.gather(1, tgt)  # [B, U]
-    t_dist = dist.gather(2, tgt[..., None]).squeeze(-1)  # [B, U]
-    reach = T.reach[ar, tgt]  # [B, U]
-    in_range = t_dist <= reach
-    fire = engaged & in_range & (s.cooldown <= 0)
+class _TickConsts:
+    """Per-step constants of the tick: dt-scaled tables as tensors (no Python scalars in the loop)."""
+
+    def __init__(self, T: BattleTables, dt: float, B: int, device):
+        def scalar(v):
+            return torch.tensor(v, dtype=torch.float32, device=device)
+
+        self.dt = scalar(dt)
+        self.zero = scalar(0.0)
+        self.eps = scalar(1e-6)
+        self.step_len = T.speed * dt  # [U]
+        self.raw = T.raw_dmg.expand(B, -1, -1)  # [B, U, U]
+        self.hp = T.hp_dmg.expand(B, -1, -1)
+        self.radius = T.radius.expand(B, -1)  # [B, U]
+        self.reach_self = T.range_plus_radius - 0.0  # [U]
+        self.reach_stop = T.range_plus_radius - 0.01
+        self.regen = T.regen * dt
+        self.heal = T.heal_rate * dt
+        self.energy = MEDIVAC_ENERGY_REGEN * dt * T.healer
+        self.shield_regen = scalar(SHIELD_REGEN * dt)
+        self.shield_delay = scalar(SHIELD_DELAY)
+        self.e_slot = torch.arange(T.n_agents, T.n_units, device=device)
+        x0, y0, x1, y1 = T.box
+        self.lo_x, self.hi_x, self.lo_y, self.hi_y = x0 + 0.01, x1 - 0.01, y0 + 0.01, y1 - 0.01
+
+
+def tick(s: BattleState, T: BattleTables, c: _TickConsts, tgt: torch.Tensor, attack: torch.Tensor,
+         move: torch.Tensor, collide: bool) -> None:
+    """Advance every battle by one tick in place: fire, apply damage, move.
+
+    tgt [B, U] target slots, attack/move [B, U] the current order kinds.
+    """
+    x, y, alive = s.x, s.y, s.alive
+    tx, ty = x.gather(1, tgt), y.gather(1, tgt)  # [B, U]
+    dx, dy = tx - x, ty - y
+    t_dist = torch.hypot(dx, dy)
+    engaged = attack & alive & alive.gather(1, tgt)
+    r_t = c.radius.gather(1, tgt)
+    in_range = t_dist <= c.reach_self + r_t
+    fire = engaged & in_range & (s.cooldown <= c.zero)
     if T.has_healer:
         heal = fire & T.healer
         fire = fire & ~T.healer
 
     # --- combat: every shot of this tick lands at once
-    t_pos = s.pos.gather(1, tgt[..., None].expand(-1, -1, 2))  # [B, U, 2]
-    raw_in, hp_in = _damage(s, T, fire, tgt, t_pos, dist, ar)
-    absorb = torch.minimum(s.shield, raw_in)
-    spill = (raw_in - absorb) / raw_in.clamp_min(1e-6)
-    hp = s.hp - spill * hp_in
+    idx = tgt[..., None]
+    single = fire & ~T.splash if (T.has_baneling or T.has_colossus) else fire
+    raw_out = c.raw.gather(2, idx).squeeze(-1) * single  # [B, U] damage each attacker deals
+    raw_in = torch.zeros_like(x).scatter_add_(1, tgt, raw_out)  # [B, U] damage each unit takes
+    if T.armor_free:
+        hp_in = raw_in
+    else:
+        hp_in = torch.zeros_like(x).scatter_add_(1, tgt, c.hp.gather(2, idx).squeeze(-1) * single)
+    if T.has_baneling or T.has_colossus:
+        raw_in, hp_in = _splash(s, T, fire, tx, ty, raw_in, hp_in)
+    hp = s.hp
+    if T.has_shields:
+        absorb = torch.minimum(s.shield, raw_in)
+        hp = hp - hp_in * ((raw_in - absorb) / raw_in.clamp_min(1e-6))
+        s.shield = s.shield - absorb
+        s.since_hit = (s.since_hit + c.dt).masked_fill(raw_in > 0, 0.0)
+    else:
+        hp = hp - hp_in
     if T.has_baneling:
-        hp = torch.where(fire & T.baneling, 0.0, hp)  # banelings die when they explode
+        hp = hp.masked_fill(fire & T.baneling, 0.0)  # banelings die when they explode
     if T.has_healer:
         missing = (T.hp_max - s.hp).gather(1, tgt)
-        amount = torch.minimum(torch.minimum(T.heal_rate * dt, s.energy * HP_PER_ENERGY), missing) * heal
+        amount = torch.minimum(torch.minimum(c.heal, s.energy * HP_PER_ENERGY), missing) * heal
         hp = hp + torch.zeros_like(hp).scatter_add_(1, tgt, amount) * (hp > 0)
-        s.energy = (s.energy - amount / HP_PER_ENERGY + MEDIVAC_ENERGY_REGEN * dt * T.healer).clamp(
-            max=MEDIVAC_ENERGY_MAX)
+        s.energy = (s.energy - amount / HP_PER_ENERGY + c.energy).clamp(max=MEDIVAC_ENERGY_MAX)
     if T.has_regen:
-        hp = hp + (T.regen * dt) * (hp > 0)
-    hp = torch.minimum(hp, T.hp_max).clamp_min(0.0)
-    alive_new = alive & (hp > 0)
-    shield = s.shield - absorb
+        hp = hp + c.regen * (hp > 0)
+    alive = alive & (hp > 0)
+    s.hp = torch.minimum(hp, T.hp_max).clamp_min(0.0)
+    s.alive = alive
     if T.has_shields:
-        s.since_hit = torch.where(raw_in > 0, 0.0, s.since_hit + dt)
-        regen = (s.since_hit >= SHIELD_DELAY) & alive_new
-        shield = torch.where(regen, torch.minimum(shield + SHIELD_REGEN * dt, T.shield_max), shield)
-    s.hp, s.shield, s.alive = hp, shield * alive_new, alive_new
-    s.cooldown = torch.where(fire, T.cooldown, (s.cooldown - dt).clamp_min(0.0))
+        regen = (s.since_hit >= c.shield_delay) & alive
+        s.shield = torch.where(regen, torch.minimum(s.shield + c.shield_regen, T.shield_max), s.shield) * alive
+    s.cooldown = torch.where(fire, T.cooldown, (s.cooldown - c.dt).clamp_min(0.0))
 
     # --- movement: walk to the move point, or chase a target that is out of reach
-    goal = torch.where(engaged[..., None], t_pos, s.goal)
-    moving = alive_new & ((s.mode == MOVE) | (engaged & ~in_range))
-    delta = goal - s.pos  # [B, U, 2]
-    length = torch.linalg.vector_norm(delta, dim=-1)  # [B, U]
-    stop_short = torch.where(engaged, reach - 0.01, 0.0)
-    step = torch.minimum(T.speed * dt, (length - stop_short).clamp_min(0.0)) * moving
-    pos = s.pos + delta * (step / length.clamp_min(1e-6))[..., None]
-    pos = _collide(pos, alive_new, T.collide_r, T.mobile)
-    s.pos = _confine(pos, s.pos, T)
-    return raw_in
+    chase = engaged & ~in_range
+    gx = torch.where(chase, tx, s.goal_x) - x
+    gy = torch.where(chase, ty, s.goal_y) - y
+    length = torch.where(chase, t_dist, torch.hypot(gx, gy))
+    room = length - (c.reach_stop + r_t) * chase
+    step = torch.minimum(c.step_len, room.clamp_min(0.0)) * ((move | chase) & alive)
+    scale = step / length.clamp_min(1e-6)
+    nx, ny = torch.addcmul(x, gx, scale), torch.addcmul(y, gy, scale)
+    if collide:
+        nx, ny = _collide(nx, ny, alive, T)
+    s.x, s.y = _confine(nx, ny, x, y, T, c)
 
 
-def _damage(s, T, fire, tgt, t_pos, dist, ar):
-    """Raw damage [B, U] arriving at each unit, and the part that reaches HP after armor."""
-    single = fire
-    if T.has_baneling or T.has_colossus:
-        single = fire & ~T.baneling & ~T.colossus
-    raw_in = torch.zeros_like(s.hp).scatter_add_(1, tgt, T.raw_dmg[ar, tgt] * single)
-    hp_in = torch.zeros_like(s.hp).scatter_add_(1, tgt, T.hp_dmg[ar, tgt] * single)
-    if T.has_baneling or T.has_colossus:
-        hits = torch.zeros_like(dist, dtype=torch.bool)  # [B, attacker, victim]
-        victims = T.opponent & s.alive[:, None, :]
-        if T.has_baneling:
-            blast = dist <= 2.2 + T.radius[None, None, :]
-            hits = hits | ((fire & T.baneling)[..., None] & blast)
-        if T.has_colossus:
-            shot = t_pos - s.pos  # [B, U, 2]
-            u = shot / torch.linalg.vector_norm(shot, dim=-1, keepdim=True).clamp_min(1e-6)
-            rel = s.pos[:, None, :, :] - t_pos[:, :, None, :]  # [B, a, v, 2]
-            along = (rel * u[:, :, None, :]).sum(-1).abs()
-            across = (rel[..., 0] * -u[:, :, None, 1] + rel[..., 1] * u[:, :, None, 0]).abs()
-            r = T.radius[None, None, :]
-            beam = (along <= 0.15 + r) & (across <= 1.4 + r)
-            hits = hits | ((fire & T.colossus)[..., None] & beam)
-        hits = (hits & victims).float()
-        raw_in = raw_in + (hits * T.raw_dmg).sum(1)
-        hp_in = hp_in + (hits * T.hp_dmg).sum(1)
-    return raw_in, hp_in
+def _splash(s, T, fire, tx, ty, raw_in, hp_in):
+    """Add area damage: banelings hit every opponent within 2.2 (+ its radius), colossi a beam."""
+    x, y = s.x, s.y
+    hits = torch.zeros(x.shape[0], x.shape[1], x.shape[1], dtype=torch.bool, device=x.device)  # [B, a, v]
+    victims = T.opponent & s.alive[:, None, :]
+    r = T.radius[None, None, :]
+    if T.has_baneling:
+        d = torch.hypot(x[:, None, :] - x[:, :, None], y[:, None, :] - y[:, :, None])
+        hits = hits | ((fire & T.baneling)[..., None] & (d <= 2.2 + r))
+    if T.has_colossus:
+        sx, sy = tx - x, ty - y
+        n = torch.hypot(sx, sy).clamp_min(1e-6)
+        ux, uy = (sx / n)[..., None], (sy / n)[..., None]  # [B, a, 1]
+        rx, ry = x[:, None, :] - tx[..., None], y[:, None, :] - ty[..., None]  # [B, a, v]
+        beam = ((rx * ux + ry * uy).abs() <= 0.15 + r) & ((ry * ux - rx * uy).abs() <= 1.4 + r)
+        hits = hits | ((fire & T.colossus)[..., None] & beam)
+    hits = (hits & victims).float()
+    return raw_in + (hits * T.raw_dmg).sum(1), hp_in + (hits * T.hp_dmg).sum(1)
 
 
-def _collide(pos, alive, collide_r, mobile):
+def _collide(x, y, alive, T):
     """Push overlapping live units apart along the line joining them."""
-    diff, dist = pairwise(pos)  # diff[i, j] = p_j - p_i
-    overlap = (collide_r - dist).clamp_min(0.0) * (alive[:, :, None] & alive[:, None, :])  # [B, U, U]
-    push = (diff * (overlap / dist.clamp_min(1e-6))[..., None]).sum(2)  # [B, U, 2]
-    return pos - 0.5 * push * mobile[:, None]
+    dx = x[:, None, :] - x[:, :, None]  # [B, i, j] = x_j - x_i
+    dy = y[:, None, :] - y[:, :, None]
+    d = torch.hypot(dx, dy)
+    both = alive[:, :, None] & alive[:, None, :]
+    w = ((T.collide_r - d).clamp_min(0.0) * both) / d.clamp_min(1e-6)  # [B, U, U]
+    m = 0.5 * T.mobile
+    return x - (dx * w).sum(2) * m, y - (dy * w).sum(2) * m
 
 
-def _confine(pos, old, T):
+def _confine(x, y, old_x, old_y, T, c):
     """Keep units inside the playable box and, with a terrain grid, slide ground units along walls."""
-    x0, y0, x1, y1 = T.box
-    x = pos[..., 0].clamp(x0 + 0.01, x1 - 0.01)
-    y = pos[..., 1].clamp(y0 + 0.01, y1 - 0.01)
+    x = x.clamp(c.lo_x, c.hi_x)
+    y = y.clamp(c.lo_y, c.hi_y)
     if T.walkable is not None:
-        x = torch.where(walkable(T.walkable, x, old[..., 1]) | T.air, x, old[..., 0])
-        y = torch.where(walkable(T.walkable, x, y) | T.air, y, old[..., 1])
-    return torch.stack([x, y], -1)
+        x = torch.where(walkable(T.walkable, x, old_y) | T.air, x, old_x)
+        y = torch.where(walkable(T.walkable, x, y) | T.air, y, old_y)
+    return x, y
 
 
 def walkable(grid: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -151,9 +208,3 @@ def walkable(grid: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tens
     ix, iy = x.floor().long(), y.floor().long()
     inside = (ix >= 0) & (ix < W) & (iy >= 0) & (iy < H)
     return grid[iy.clamp(0, H - 1), ix.clamp(0, W - 1)] & inside
-
-
-def simulate(s: BattleState, T: BattleTables, dt: float, ticks: int) -> None:
-    """Run ``ticks`` ticks in place."""
-    for _ in range(ticks):
-        tick(s, T, dt)

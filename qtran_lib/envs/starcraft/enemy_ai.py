@@ -11,64 +11,72 @@ from __future__ import annotations
 
 import torch
 
-from .state import ATTACK, MOVE, BattleState
+from .state import ATTACK, BattleState
 from .tables import BattleTables
 
 _INF = float("inf")
 
 
-def enemy_orders(s: BattleState, dist: torch.Tensor, T: BattleTables) -> None:
-    """Update the enemies' mode/target/goal in ``s`` for this tick. dist: [B, U, U]."""
+def enemy_goals(s: BattleState, T: BattleTables) -> tuple[torch.Tensor, torch.Tensor]:
+    """Once per step: where enemies without a target walk. Returns goal x, y [B, E]."""
     A = T.n_agents
-    d_ea = dist[:, A:, :A]  # [B, E, A]
-    ally_alive = s.alive[:, :A]  # [B, A]
-    e_slot = torch.arange(A, T.n_units, device=dist.device)  # [E]
-    shooting_me = ((s.mode[:, None, :A] == ATTACK) & ally_alive[:, None, :]
-                   & (s.target[:, None, :A] == e_slot[None, :, None]))  # [B, E, A]
-    in_scan = d_ea <= T.scan[A:, None] + T.radius[None, :A]  # [B, E, A]
-    cand = ally_alive[:, None, :] & (in_scan | shooting_me)
-    cost = d_ea - 1000.0 * T.healer[:A].float()  # medivacs first
-    best_cost, best = torch.where(cand, cost, _INF).min(-1)  # [B, E]
-    has_cand = best_cost < _INF
+    ex, ey = s.x[:, A:], s.y[:, A:]
+    ax, ay = s.x[:, :A], s.y[:, :A]
+    d = torch.hypot(ax[:, None, :] - ex[:, :, None], ay[:, None, :] - ey[:, :, None])  # [B, E, A]
+    closest = d.masked_fill(~s.alive[:, None, :A], _INF).argmin(-1)  # [B, E]
+    apx, apy = s.attack_point[:, :1], s.attack_point[:, 1:]  # [B, 1]
+    at_point = torch.hypot(ex - apx, ey - apy) < 2.0
+    gx = torch.where(at_point, ax.gather(1, closest), apx.expand_as(ex))
+    gy = torch.where(at_point, ay.gather(1, closest), apy.expand_as(ey))
+    if T.enemy_healer:  # medivacs follow their army's centre
+        mates = (s.alive[:, A:] & ~T.healer[A:]).float()
+        n = mates.sum(1, keepdim=True).clamp_min(1.0)
+        med = T.healer[A:]
+        gx = torch.where(med, (ex * mates).sum(1, keepdim=True) / n, gx)
+        gy = torch.where(med, (ey * mates).sum(1, keepdim=True) / n, gy)
+    return gx, gy
 
-    cur = s.target[:, A:]  # [B, E]
-    cur_ally = cur.clamp(max=A - 1)
-    cur_ok = (s.mode[:, A:] == ATTACK) & (cur < A) & ally_alive.gather(1, cur_ally)
-    cur_dist = d_ea.gather(2, cur_ally[..., None]).squeeze(-1)  # [B, E]
-    cur_reach = T.reach[A:][torch.arange(T.n_enemies, device=dist.device), cur_ally]  # [B, E]
-    keep = cur_ok & ((cur_dist <= cur_reach) | shooting_me.gather(2, cur_ally[..., None]).squeeze(-1))
-    if T.ally_healer:
-        keep = keep & ~(has_cand & T.healer[best] & ~T.healer[cur_ally])
-    target = torch.where(keep, cur, best)
-    engaged = keep | has_cand
 
-    # no target: attack-move to the attack point, then hunt the closest live ally
-    _, closest = torch.where(ally_alive[:, None, :], d_ea, _INF).min(-1)  # [B, E]
-    closest_pos = s.pos.gather(1, closest[..., None].expand(-1, -1, 2))  # [B, E, 2]
-    ap = s.attack_point[:, None, :]  # [B, 1, 2]
-    at_point = (s.pos[:, A:] - ap).norm(dim=-1, keepdim=True) < 2.0  # [B, E, 1]
-    goal = torch.where(at_point, closest_pos, ap)
+def enemy_targets(s: BattleState, T: BattleTables, threat0: torch.Tensor, e_target: torch.Tensor,
+                  e_engaged: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Once per tick: (target slot [B, E], has-target [B, E]) of every enemy.
 
+    ``threat0`` [B, E, A] marks allies ordered to attack each enemy this step.
+    """
+    A, E = T.n_agents, T.n_enemies
+    ax, ex = s.x.split([A, E], 1)
+    ay, ey = s.y.split([A, E], 1)
+    d = torch.hypot(ax[:, None, :] - ex[:, :, None], ay[:, None, :] - ey[:, :, None])  # [B, E, A]
+    a_alive = s.alive[:, None, :A]  # [B, 1, A]
+    threat = threat0 & a_alive
+    cand = (d <= T.scan_ea) & a_alive | threat
+    cost = d + T.priority if T.ally_healer else d
+    best_cost, best = cost.masked_fill(~cand, _INF).min(-1)  # [B, E]
+    has = best_cost < _INF
+    cur = e_target.clamp(max=A - 1)[..., None]  # [B, E, 1]
+    near = d.gather(2, cur) <= T.reach_ea.expand(d.shape[0], -1, -1).gather(2, cur)
+    keep = (near | threat.gather(2, cur)).squeeze(-1) & e_engaged & s.alive.gather(1, e_target)
     if T.enemy_healer:
-        target, engaged, goal = _enemy_medivac(s, dist, T, target, engaged, goal)
-    s.target = torch.cat([s.target[:, :A], target], 1)
-    s.mode = torch.cat([s.mode[:, :A], torch.where(engaged, ATTACK, MOVE)], 1)
-    s.goal = torch.cat([s.goal[:, :A], goal], 1)
+        keep = keep & (e_target < A)
+    if T.ally_healer:  # switch to a medivac that comes into scan range
+        keep = keep & ~(has & T.healer[best] & ~T.healer[cur.squeeze(-1)])
+    target = torch.where(keep, e_target, best)
+    engaged = keep | has
+    if T.enemy_healer:
+        target, engaged = _medivac_targets(s, T, target, engaged)
+    return target, engaged
 
 
-def _enemy_medivac(s, dist, T, target, engaged, goal):
-    """Enemy medivacs: heal the most hurt teammate within 6, else follow the army's centre."""
+def _medivac_targets(s, T, target, engaged):
+    """Enemy medivacs heal the most hurt live teammate within 6."""
     A = T.n_agents
-    mates = s.alive[:, A:] & ~T.healer[A:]  # [B, E]
+    ex, ey = s.x[:, A:], s.y[:, A:]
+    d = torch.hypot(ex[:, None, :] - ex[:, :, None], ey[:, None, :] - ey[:, :, None])  # [B, E, E]
     frac = s.hp[:, A:] / T.hp_max[A:]  # [B, E]
-    d_ee = dist[:, A:, A:]  # [B, E, E]
-    ok = mates[:, None, :] & (frac < 1)[:, None, :] & (d_ee <= 6.0)
-    best_cost, best = torch.where(ok, frac[:, None, :].expand_as(d_ee), _INF).min(-1)  # [B, E]
-    heal_ok = best_cost < _INF
-    w = mates.float()[..., None]  # [B, E, 1]
-    centre = (s.pos[:, A:] * w).sum(1) / w.sum(1).clamp_min(1.0)  # [B, 2]
-    med = T.healer[A:]  # [E]
-    target = torch.where(med, best + A, target)
-    engaged = torch.where(med, heal_ok, engaged)
-    goal = torch.where(med[:, None], centre[:, None, :].expand_as(goal), goal)
-    return target, engaged, goal
+    ok = (s.alive[:, A:] & ~T.healer[A:] & (frac < 1))[:, None, :] & (d <= 6.0)
+    cost, best = frac[:, None, :].expand_as(d).masked_fill(~ok, _INF).min(-1)
+    med = T.healer[A:]
+    return torch.where(med, best + A, target), torch.where(med, cost < _INF, engaged)
+
+
+__all__ = ["ATTACK", "enemy_goals", "enemy_targets"]

@@ -54,7 +54,7 @@ class StarCraftEnv(MultiAgentEnv):
         s = BattleState(**vars(old))  # shallow copy: the ticks replace tensors, never write into them
         prev_hp = old.hp + old.shield
         apply_orders(s, actions, T, cfg.move_amount)
-        simulate(s, T, cfg.dt, cfg.ticks_per_step)
+        simulate(s, T, cfg)
         active = self.active
         s = s.where(active, old)
         self.battle = s
@@ -72,9 +72,9 @@ class StarCraftEnv(MultiAgentEnv):
 
     def _features(self) -> dict:
         if not self._cache:
-            diff, dist = agent_geometry(self.battle, self.tables)
-            self._cache = {"diff": diff, "dist": dist,
-                           "avail": avail_actions(self.battle, self.tables, self.config, dist)}
+            geometry = agent_geometry(self.battle, self.tables)
+            self._cache = {"geometry": geometry,
+                           "avail": avail_actions(self.battle, self.tables, self.config, geometry[2])}
         return self._cache
 
     def get_avail_actions(self) -> torch.Tensor:
@@ -83,7 +83,7 @@ class StarCraftEnv(MultiAgentEnv):
     def get_obs(self) -> torch.Tensor:
         f = self._features()
         if "obs" not in f:
-            f["obs"] = observations(self.battle, self.tables, self.config, f["diff"], f["dist"], f["avail"],
+            f["obs"] = observations(self.battle, self.tables, self.config, f["geometry"], f["avail"],
                                     self._others, self.t, self._info.episode_limit)
         return f["obs"]
 

@@ -33,18 +33,19 @@ def others_index(n: int, device) -> torch.Tensor:
     return torch.stack([torch.cat([idx[:i], idx[i + 1:]]) for i in range(n)]) if n > 1 else idx[:, :0]
 
 
-def agent_geometry(s: BattleState, T: BattleTables) -> tuple[torch.Tensor, torch.Tensor]:
-    """diff [B, N, U, 2] from each agent to every unit, and the distances [B, N, U]."""
-    diff = s.pos[:, None, :, :] - s.pos[:, :T.n_agents, None, :]
-    return diff, torch.linalg.vector_norm(diff, dim=-1)
+def agent_geometry(s: BattleState, T: BattleTables) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """dx, dy [B, N, U] from each agent to every unit, and the distances [B, N, U]."""
+    N = T.n_agents
+    dx = s.x[:, None, :] - s.x[:, :N, None]
+    dy = s.y[:, None, :] - s.y[:, :N, None]
+    return dx, dy, torch.hypot(dx, dy)
 
 
 def avail_actions(s: BattleState, T: BattleTables, cfg: StarCraftConfig, dist: torch.Tensor) -> torch.Tensor:
     """[B, N, n_actions] float mask: dead agents may only no-op; attacks need the target within shoot range."""
     N = T.n_agents
     alive = s.alive[:, :N]  # [B, N]
-    p = s.pos[:, :N]  # [B, N, 2]
-    x, y = p[..., 0], p[..., 1]
+    x, y = s.x[:, :N], s.y[:, :N]
     x0, y0, x1, y1 = T.box
     if T.walkable is None:
         moves = torch.stack([y + 1 < y1, y - 1 >= y0, x + 1 < x1, x - 1 >= x0], -1)  # [B, N, 4]
@@ -65,13 +66,14 @@ def avail_actions(s: BattleState, T: BattleTables, cfg: StarCraftConfig, dist: t
     return avail.float()
 
 
-def observations(s: BattleState, T: BattleTables, cfg: StarCraftConfig, diff: torch.Tensor, dist: torch.Tensor,
-                 avail: torch.Tensor, others: torch.Tensor, t: torch.Tensor, limit: int) -> torch.Tensor:
+def observations(s: BattleState, T: BattleTables, cfg: StarCraftConfig, geometry: tuple, avail: torch.Tensor,
+                 others: torch.Tensor, t: torch.Tensor, limit: int) -> torch.Tensor:
     """[B, N, obs_dim] SMAC observations; rows of dead agents are zero."""
     B = s.hp.shape[0]
     N = T.n_agents
     sight = cfg.sight_range
-    rel = torch.cat([(dist / sight)[..., None], diff / sight], -1)  # [B, N, U, 3]
+    dx, dy, dist = geometry
+    rel = torch.stack([dist, dx, dy], -1) / sight  # [B, N, U, 3]
     seen = (s.alive[:, None, :] & (dist < sight))[..., None].float()  # [B, N, U, 1]
     unit = unit_features(s, T)  # [B, U, F]
     sh_e, sh_a = int(T.shields_enemy), int(T.shields_ally)
@@ -113,7 +115,7 @@ def global_state(s: BattleState, T: BattleTables, cfg: StarCraftConfig) -> torch
     x0, y0, x1, y1 = T.box
     centre = torch.tensor([(x0 + x1) / 2, (y0 + y1) / 2], device=s.pos.device)
     extent = torch.tensor([x1 - x0, y1 - y0], device=s.pos.device)
-    rel = (s.pos - centre) / extent  # [B, U, 2]
+    rel = (torch.stack([s.x, s.y], -1) - centre) / extent  # [B, U, 2]
     unit = unit_features(s, T)
     cd = (s.cooldown / T.cooldown_norm).clamp(0, 1)
     if T.ally_healer:

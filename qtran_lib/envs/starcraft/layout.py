@@ -46,7 +46,8 @@ def initial_state(tables: BattleTables, cfg: StarCraftConfig, batch: int, n_acti
     zeros = torch.zeros(batch, u, device=dev)
     energy = torch.where(tables.healer, MEDIVAC_ENERGY_START, 0.0).expand(batch, -1).clone()
     return BattleState(
-        pos=pos,
+        x=pos[..., 0].clone(),
+        y=pos[..., 1].clone(),
         hp=tables.hp_max.expand(batch, -1).clone(),
         shield=tables.shield_max.expand(batch, -1).clone(),
         energy=energy,
@@ -55,7 +56,8 @@ def initial_state(tables: BattleTables, cfg: StarCraftConfig, batch: int, n_acti
         alive=torch.ones(batch, u, dtype=torch.bool, device=dev),
         mode=torch.full((batch, u), IDLE, dtype=torch.long, device=dev),
         target=torch.arange(u, device=dev).expand(batch, -1).clone(),
-        goal=pos.clone(),
+        goal_x=pos[..., 0].clone(),
+        goal_y=pos[..., 1].clone(),
         attack_point=ap,
         last_action=torch.zeros(batch, tables.n_agents, dtype=torch.long, device=dev),
     )

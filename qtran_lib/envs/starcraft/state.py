@@ -13,18 +13,25 @@ IDLE, MOVE, ATTACK = 0, 1, 2
 class BattleState:
     """Everything that changes during a battle; row b of every tensor is battle b."""
 
-    pos: torch.Tensor  # [B, U, 2]
+    x: torch.Tensor  # [B, U] position (x and y apart: pairwise ops on [B, U, U] are cheaper than on [B, U, U, 2])
+    y: torch.Tensor  # [B, U]
     hp: torch.Tensor  # [B, U]
     shield: torch.Tensor  # [B, U]
     energy: torch.Tensor  # [B, U] medivac energy (0 for others)
     cooldown: torch.Tensor  # [B, U] seconds until the weapon may fire
     since_hit: torch.Tensor  # [B, U] seconds since last damage (shield regen delay)
     alive: torch.Tensor  # [B, U] bool
-    mode: torch.Tensor  # [B, U] long: IDLE / MOVE / ATTACK
+    mode: torch.Tensor  # [B, U] long: IDLE / MOVE / ATTACK (as ordered at the start of the step)
     target: torch.Tensor  # [B, U] long: slot index of the attack/heal target
-    goal: torch.Tensor  # [B, U, 2] move-order destination
+    goal_x: torch.Tensor  # [B, U] move-order destination
+    goal_y: torch.Tensor  # [B, U]
     attack_point: torch.Tensor  # [B, 2] where the enemy AI attack-moves to
     last_action: torch.Tensor  # [B, N] long
+
+    @property
+    def pos(self) -> torch.Tensor:
+        """[B, U, 2] positions."""
+        return torch.stack([self.x, self.y], -1)
 
     def clone(self) -> BattleState:
         return BattleState(**{f.name: getattr(self, f.name).clone() for f in fields(self)})

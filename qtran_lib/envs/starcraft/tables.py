@@ -40,6 +40,13 @@ class BattleTables:
     hp_dmg: torch.Tensor  # [U, U] same after armor (what reaches HP once shields are gone)
     reach: torch.Tensor  # [U, U] weapon range + both radii
     opponent: torch.Tensor  # [U, U] bool, different teams
+    scan_ea: torch.Tensor  # [E, N] enemy scan radius + ally radius
+    reach_ea: torch.Tensor  # [E, N]
+    priority: torch.Tensor  # [N] -1000 for medivacs (the AI targets them first), else 0
+    armor_free: bool
+    """No shields and no armor anywhere: damage to HP equals raw damage (skips work)."""
+    range_plus_radius: torch.Tensor  # [U] weapon range + own radius
+    splash: torch.Tensor  # [U] bool, baneling or colossus
     collide_r: torch.Tensor  # [U, U] r_i + r_j for pairs that collide (same plane, i != j), else 0
     mobile: torch.Tensor  # [U] 1.0 for units that can move
     type_onehot: torch.Tensor  # [U, tb]
@@ -166,6 +173,12 @@ def build_tables(scenario: Scenario, device: torch.device) -> BattleTables:
         hp_dmg=hp.to(device),
         reach=reach.to(device),
         opponent=(vec(ally, torch.bool)[:, None] != vec(ally, torch.bool)[None, :]),
+        scan_ea=(torch.tensor([t.scan_range for t in enemy_types])[:, None] + radii[None, :n_agents]).to(device),
+        reach_ea=reach[n_agents:, :n_agents].to(device),
+        priority=vec([-1000.0 * (t.heal_rate > 0) for t in types[:n_agents]]),
+        armor_free=bool(torch.equal(raw, hp)) and not any(t.shield > 0 for t in types),
+        range_plus_radius=vec([t.range + t.radius for t in types]),
+        splash=vec([t.splash != "" for t in types], torch.bool),
         collide_r=collide.to(device),
         mobile=vec([float(t.speed > 0) for t in types]),
         type_onehot=onehot.to(device),

@@ -1,0 +1,67 @@
+"""Scripted baselines that read the env tensors: focus fire, and uniform random legal play."""
+from __future__ import annotations
+
+import torch
+
+from .battle import N_NO_ATTACK
+
+_INF = float("inf")
+
+
+def heuristic_actions(env) -> torch.Tensor:
+    """[B, N] actions of a simple focus-fire script that always respects the availability mask.
+
+    Each live agent attacks the weakest (HP + shield) enemy it may attack; with none in range
+    it walks toward the closest live enemy along the dominant axis. A medivac heals the most
+    hurt ally it may heal, else follows the closest ally. Dead agents no-op.
+    """
+    T, s = env.tables, env.battle
+    N, E = T.n_agents, T.n_enemies
+    f = env._features()
+    avail = f["avail"] > 0  # [B, N, n_actions]
+    dx, dy, dist = f["geometry"]  # [B, N, U] each
+    alive = s.alive[:, :N]
+
+    health = (s.hp + s.shield)[:, None, N:]  # [B, 1, E]
+    can_hit = avail[..., N_NO_ATTACK:N_NO_ATTACK + E]  # [B, N, E]
+    weakest_cost, weakest = torch.where(can_hit, health, _INF).min(-1)  # [B, N]
+    attack = torch.where(weakest_cost < _INF, N_NO_ATTACK + weakest, -1)
+
+    # the unit to walk toward: closest live enemy (medivacs: closest live non-medivac ally)
+    d_enemy = torch.where(s.alive[:, None, N:], dist[..., N:], _INF)  # [B, N, E]
+    goal = N + d_enemy.argmin(-1)  # [B, N] slot index
+    if T.ally_healer:
+        frac = (s.hp / T.hp_max)[:, None, :N]  # [B, 1, N]
+        k = min(N, E)
+        heal_ok = avail[..., N_NO_ATTACK:N_NO_ATTACK + k] & (frac[..., :k] < 1)
+        hurt_cost, hurt = torch.where(heal_ok, frac[..., :k], _INF).min(-1)
+        heal = torch.where(hurt_cost < _INF, N_NO_ATTACK + hurt, -1)
+        mates = s.alive[:, None, :N] & ~T.healer[:N]
+        friend = torch.where(mates, dist[..., :N], _INF).argmin(-1)  # [B, N]
+        medivac = T.healer[:N]
+        attack = torch.where(medivac, heal, attack)
+        goal = torch.where(medivac, friend, goal)
+    g = goal[..., None]
+    move = _move_toward(dx.gather(2, g).squeeze(-1), dy.gather(2, g).squeeze(-1), avail)
+    if T.ally_healer:
+        near = dist.gather(2, goal[..., None]).squeeze(-1) < 3.0
+        move = torch.where(T.healer[:N] & near, 1, move)
+    act = torch.where(attack >= 0, attack, move)
+    return torch.where(alive, act, 0)
+
+
+def _move_toward(dx: torch.Tensor, dy: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
+    """Move action [B, N] along the dominant axis of (dx, dy), the other axis if blocked, else stop."""
+    horiz = torch.where(dx >= 0, 4, 5)  # east / west
+    vert = torch.where(dy >= 0, 2, 3)  # north / south
+    first = torch.where(dx.abs() >= dy.abs(), horiz, vert)
+    second = torch.where(dx.abs() >= dy.abs(), vert, horiz)
+    ok1 = avail.gather(-1, first[..., None]).squeeze(-1)
+    ok2 = avail.gather(-1, second[..., None]).squeeze(-1)
+    return torch.where(ok1, first, torch.where(ok2, second, 1))
+
+
+def random_actions(avail: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """[B, N] uniformly random available actions."""
+    B, N, A = avail.shape
+    return torch.multinomial(avail.reshape(B * N, A).float(), 1, generator=generator).view(B, N)
