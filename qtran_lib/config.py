@@ -35,6 +35,10 @@ class TrainConfig:
     """Episodes per gradient update."""
     updates_per_iteration: int = 1
     """Gradient updates after each batch of B episodes."""
+    max_updates: int = 0
+    """Stop after this many gradient updates even before t_max (0: no limit)."""
+    full_batch: bool = False
+    """One-step matrix games only: train every update on each joint action once (the paper's uniform protocol, noise-free)."""
     epsilon_start: float = 1.0
     """Exploration rate at t = 0."""
     epsilon_finish: float = 0.05
@@ -106,6 +110,7 @@ class TrainConfig:
             (self.qtran_td_target in ("joint", "individual"),
              f"qtran_td_target must be joint or individual, got {self.qtran_td_target!r}"),
             (self.t_max > 0, f"t_max must be positive, got {self.t_max}"),
+            (self.max_updates >= 0, f"max_updates must be >= 0, got {self.max_updates}"),
             (self.batch_size_run > 0, f"batch_size_run must be positive, got {self.batch_size_run}"),
             (self.batch_size > 0, f"batch_size must be positive, got {self.batch_size}"),
             (self.buffer_size >= self.batch_size, f"buffer_size ({self.buffer_size}) must be >= batch_size ({self.batch_size})"),

@@ -125,26 +125,38 @@ def train(config: TrainConfig | dict, out: str | Path | None = None, resume: str
 
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=cfg.t_max, initial=min(counters["t_env"], cfg.t_max), disable=not progress,
-               desc=f"{cfg.algo} on {cfg.env}", unit="step")
+    by_updates = cfg.max_updates > 0  # show progress in the unit that ends the run
+    total = cfg.max_updates if by_updates else cfg.t_max
+    bar = tqdm(total=total, initial=min(learner.n_updates if by_updates else counters["t_env"], total),
+               disable=not progress, desc=f"{cfg.algo} on {cfg.env}", unit="update" if by_updates else "step")
     recent_returns, recent_terms = [], []
     start = time.perf_counter() - counters["wall"]
     iterations_here = 0
-    while counters["t_env"] < cfg.t_max:
+    full = _full_batch(cfg, env)
+
+    def finished() -> bool:
+        return counters["t_env"] >= cfg.t_max or 0 < cfg.max_updates <= learner.n_updates
+
+    while not finished():
         eps = linear_epsilon(counters["t_env"], cfg.epsilon_start, cfg.epsilon_finish, cfg.epsilon_anneal_time)
-        episodes, stats = run_episodes(env, learner, eps, explore_gen)
-        buffer.insert(episodes)
+        if full is not None:  # the exact uniform-exploration batch of a one-step game
+            episodes, stats = full, {"return": full["reward"][:, 0]}
+        else:
+            episodes, stats = run_episodes(env, learner, eps, explore_gen)
+            buffer.insert(episodes)
         steps = int(episodes["filled"].sum())
         counters["t_env"] += steps
-        counters["episodes"] += env.batch_size
+        counters["episodes"] += episodes["filled"].shape[0]
         counters["iteration"] += 1
         iterations_here += 1
         recent_returns.append(stats["return"].cpu())
-        if buffer.can_sample(cfg.batch_size):
+        if full is not None:
+            recent_terms.append(learner.train_step(full))
+        elif buffer.can_sample(cfg.batch_size):
             for _ in range(cfg.updates_per_iteration):
                 recent_terms.append(learner.train_step(buffer.sample(cfg.batch_size, sample_gen)))
-        bar.update(min(steps, cfg.t_max - bar.n))
-        done = counters["t_env"] >= cfg.t_max
+        bar.update(min((learner.n_updates if by_updates else counters["t_env"]) - bar.n, total - bar.n))
+        done = finished()
         if done or counters["t_env"] - counters["last_log"] >= cfg.log_interval:
             counters["last_log"] = counters["t_env"]
             counters["wall"] = time.perf_counter() - start
@@ -186,6 +198,16 @@ def train(config: TrainConfig | dict, out: str | Path | None = None, resume: str
         tables = q_tables(learner, env)
         (out_dir / "q_tables.json").write_text(json.dumps(tables.to_json(), indent=1))
     return result
+
+
+def _full_batch(cfg: TrainConfig, env):
+    if not cfg.full_batch:
+        return None
+    if not hasattr(env, "payoff") or env.env_info().episode_limit != 1:
+        raise ValueError(f"full_batch=true needs a one-step matrix game, not {cfg.env!r}")
+    from .envs.matrix_game import joint_action_episodes
+
+    return joint_action_episodes(env)
 
 
 def _tensorboard(out_dir):

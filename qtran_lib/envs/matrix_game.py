@@ -110,3 +110,27 @@ class MatrixGame(MultiAgentEnv):
 
 def make_matrix_game(spec: str, **kw) -> MatrixGame:
     return MatrixGame(spec or "paper", **kw)
+
+
+def joint_action_episodes(env: MatrixGame) -> dict[str, torch.Tensor]:
+    """Every joint action once, as a batch of one-step episodes {field: [A^N, 2, ...]}.
+
+    Training on this batch is training on the exact expectation of uniformly random exploration
+    (the paper's protocol for the matrix game), without the sampling noise of a finite batch.
+    """
+    import itertools
+
+    from ..replay_buffer import empty_episodes
+
+    info = env.env_info()
+    joint = torch.tensor(list(itertools.product(range(info.n_actions), repeat=info.n_agents)), device=env.device)
+    m = joint.shape[0]
+    batch = empty_episodes(info, m, env.device)
+    batch["obs"][:] = 1.0
+    batch["state"][:] = 1.0
+    batch["avail"][:] = 1.0
+    batch["actions"][:, 0] = joint
+    batch["reward"][:, 0] = env.payoff[tuple(joint.T)]
+    batch["terminated"][:, 0] = 1.0
+    batch["filled"][:, 0] = 1.0
+    return batch

@@ -68,13 +68,19 @@ class Learner:
         q, hidden = self.agent(self.inputs(obs, last_actions), hidden)  # [B, N, A]
         return epsilon_greedy(q, avail, epsilon, generator), hidden
 
-    def unroll(self, batch: dict[str, torch.Tensor], target: bool = False):
-        """Q_i and h_i for every step of the sampled episodes: [B, T+1, N, A], [B, T+1, N, H]."""
+    def unroll(self, batch: dict[str, torch.Tensor], target: bool = False, next_step: bool = True):
+        """Q_i and h_i for every step of the sampled episodes: [B, T+1, N, A], [B, T+1, N, H].
+
+        ``next_step=False`` skips the final step (only targets read it): [B, T, N, A], [B, T, N, H].
+        """
         agent = self.target_agent if target else self.agent
+        x = self.episode_inputs(batch)
+        if not next_step:
+            x = x[:, :-1]
         if target:
             with torch.no_grad():
-                return unroll(agent, self.episode_inputs(batch))
-        return unroll(agent, self.episode_inputs(batch))
+                return unroll(agent, x)
+        return unroll(agent, x)
 
     def one_hot(self, actions: torch.Tensor) -> torch.Tensor:
         return F.one_hot(actions, self.info.n_actions).float()
@@ -112,6 +118,11 @@ class Learner:
                 raise ValueError(f"checkpoint's {name} does not fit this configuration: {e}") from None
         self.optimizer.load_state_dict(sd["optimizer"])
         self.n_updates = int(sd["n_updates"])
+
+
+def needs_bootstrap(s: dict[str, torch.Tensor]) -> bool:
+    """False when every valid transition is terminal (one-step games): targets are then just r."""
+    return bool(((1.0 - s["terminated"]) * s["mask"]).any())
 
 
 def step_slices(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

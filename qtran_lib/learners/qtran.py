@@ -11,7 +11,7 @@ from ..exploration import greedy_actions, max_available
 from ..losses import nopt_loss, nopt_min_loss, opt_loss, td_loss
 from ..mixers import QTranAlt, QTranBase
 from ..transformation import counterfactual_transformed_q, transformed_q
-from .base import Learner, step_slices
+from .base import Learner, needs_bootstrap, step_slices
 
 
 def _pick(x: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
@@ -39,9 +39,12 @@ class QTranLearner(Learner):
     def v_jt(self, h, state):
         return self.mixer.v(h, state)
 
-    def td_target(self, s, q, q_tgt, h_tgt) -> torch.Tensor:
+    def td_target(self, s, q, batch) -> torch.Tensor:
         """y = r + gamma (1 - terminal) Q_jt^-(tau', u_bar') (or sum_i max Q_i^- with qtran_td_target=individual)."""
+        if not needs_bootstrap(s):
+            return s["reward"]
         with torch.no_grad():
+            q_tgt, h_tgt = self.unroll(batch, target=True)  # [B, T+1, N, A], [B, T+1, N, H]
             if self.cfg.qtran_td_target == "individual":
                 next_q = max_available(q_tgt[:, 1:], s["next_avail"]).sum(-1)  # [B, T]
             else:
@@ -54,10 +57,10 @@ class QTranLearner(Learner):
 
     def losses(self, batch):
         s = step_slices(batch)
-        q, h = self.unroll(batch)  # [B, T+1, N, A], [B, T+1, N, H]
-        q_tgt, h_tgt = self.unroll(batch, target=True)
-        y = self.td_target(s, q, q_tgt, h_tgt)  # [B, T]
-        q_now, h_now, u, mask = q[:, :-1], h[:, :-1], s["actions"], s["mask"]
+        steps = s["mask"].shape[1]
+        q, h = self.unroll(batch, next_step=needs_bootstrap(s))  # [B, T+1, N, A], [B, T+1, N, H]
+        y = self.td_target(s, q, batch)  # [B, T]
+        q_now, h_now, u, mask = q[:, :steps], h[:, :steps], s["actions"], s["mask"]
 
         q_i_taken = _pick(q_now, u)  # Q_i(tau_i, u_i)            [B, T, N]
         u_bar = greedy_actions(q_now.detach(), s["avail"])  # u_bar_i = argmax Q_i   [B, T, N]

@@ -9,7 +9,7 @@ import torch
 from ..exploration import greedy_actions, max_available
 from ..losses import td_loss
 from ..mixers import IndependentMixer, QMixer, VDNMixer
-from .base import Learner, step_slices
+from .base import Learner, needs_bootstrap, step_slices
 
 
 class ValueDecompositionLearner(Learner):
@@ -25,17 +25,20 @@ class ValueDecompositionLearner(Learner):
 
     def losses(self, batch):
         s = step_slices(batch)
-        q, _ = self.unroll(batch)  # [B, T+1, N, A]
-        q_tgt, _ = self.unroll(batch, target=True)  # [B, T+1, N, A]
-        chosen = q[:, :-1].gather(-1, s["actions"].unsqueeze(-1)).squeeze(-1)  # [B, T, N]
-        with torch.no_grad():
-            if self.cfg.double_q:  # online argmax, target evaluation
-                nxt = greedy_actions(q[:, 1:], s["next_avail"])  # [B, T, N]
-                next_q = q_tgt[:, 1:].gather(-1, nxt.unsqueeze(-1)).squeeze(-1)  # [B, T, N]
-            else:
-                next_q = max_available(q_tgt[:, 1:], s["next_avail"])
-            next_tot = self.target_mixer(next_q, s["next_state"])  # [B, T] (IQL: [B, T, N])
+        steps, boot = s["mask"].shape[1], needs_bootstrap(s)
+        q, _ = self.unroll(batch, next_step=boot)  # [B, T+1, N, A] ([B, T, ...] without bootstrap)
+        chosen = q[:, :steps].gather(-1, s["actions"].unsqueeze(-1)).squeeze(-1)  # [B, T, N]
         q_tot = self.mixer(chosen, s["state"])  # [B, T] (IQL: [B, T, N])
+        next_tot = torch.zeros_like(q_tot)
+        if boot:
+            with torch.no_grad():
+                q_tgt, _ = self.unroll(batch, target=True)  # [B, T+1, N, A]
+                if self.cfg.double_q:  # online argmax, target evaluation
+                    nxt = greedy_actions(q[:, 1:], s["next_avail"])  # [B, T, N]
+                    next_q = q_tgt[:, 1:].gather(-1, nxt.unsqueeze(-1)).squeeze(-1)  # [B, T, N]
+                else:
+                    next_q = max_available(q_tgt[:, 1:], s["next_avail"])
+                next_tot = self.target_mixer(next_q, s["next_state"])  # [B, T] (IQL: [B, T, N])
         r, term = s["reward"], s["terminated"]
         if q_tot.dim() == 3:  # IQL: every agent learns from the shared team reward
             r, term = r.unsqueeze(-1), term.unsqueeze(-1)

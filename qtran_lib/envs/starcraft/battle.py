@@ -17,37 +17,29 @@ from .units import HP_PER_ENERGY, MEDIVAC_ENERGY_MAX, MEDIVAC_ENERGY_REGEN, SHIE
 
 # action ids: 0 no-op, 1 stop, 2 north (+y), 3 south, 4 east (+x), 5 west, 6+j attack/heal j
 N_NO_ATTACK = 6
-_DX = (0.0, 0.0, 0.0, 0.0, 1.0, -1.0)
-_DY = (0.0, 0.0, 1.0, -1.0, 0.0, 0.0)
 
 
 def apply_orders(s: BattleState, actions: torch.Tensor, T: BattleTables, move_amount: float) -> None:
     """Turn the agents' actions [B, N] into orders that persist through the step's ticks."""
     A = T.n_agents
     a = actions.long()  # [B, A]
-    dev = a.device
-    k = a.clamp(max=N_NO_ATTACK - 1)
-    dx = torch.tensor(_DX, device=dev)[k]
-    dy = torch.tensor(_DY, device=dev)[k]
-    is_move = (a >= 2) & (a < N_NO_ATTACK)
     is_attack = a >= N_NO_ATTACK
-    j = (a - N_NO_ATTACK).clamp(min=0)
-    target = torch.where(T.healer[:A], j, j + A).clamp(max=T.n_units - 1)  # medivacs target allies
-    mode = torch.where(is_attack, ATTACK, torch.where(is_move, MOVE, IDLE))
-    mode = torch.where(s.alive[:, :A], mode, IDLE)
+    j = a - N_NO_ATTACK
+    target = torch.where(T.healer[:A], j, j + A)  # medivacs target allies
+    mode = is_attack * ATTACK + ((a >= 2) & ~is_attack) * MOVE  # alive agents only get here with a real order
+    mode = mode * s.alive[:, :A]
     s.mode = torch.cat([mode, s.mode[:, A:]], 1)
     s.target = torch.cat([torch.where(is_attack, target, s.target[:, :A]), s.target[:, A:]], 1)
-    s.goal_x = torch.cat([s.x[:, :A] + move_amount * dx, s.goal_x[:, A:]], 1)
-    s.goal_y = torch.cat([s.y[:, :A] + move_amount * dy, s.goal_y[:, A:]], 1)
+    s.goal_x = torch.cat([s.x[:, :A] + T.move_dx[a] * move_amount, s.goal_x[:, A:]], 1)
+    s.goal_y = torch.cat([s.y[:, :A] + T.move_dy[a] * move_amount, s.goal_y[:, A:]], 1)
     s.last_action = a
 
 
-def simulate(s: BattleState, T: BattleTables, cfg: StarCraftConfig) -> None:
+def simulate(s: BattleState, T: BattleTables, cfg: StarCraftConfig, c: TickConsts) -> None:
     """Run one agent step (``cfg.ticks_per_step`` ticks) in place, after ``apply_orders``."""
     A, E = T.n_agents, T.n_enemies
     a_target = s.target[:, :A]
     a_attack, a_move = s.mode[:, :A] == ATTACK, s.mode[:, :A] == MOVE
-    c = _TickConsts(T, cfg.dt, s.hp.shape[0], s.x.device)
     target, attack, move = s.target, s.mode == ATTACK, s.mode == MOVE
     if E:
         gx, gy = enemy_goals(s, T)
@@ -56,7 +48,7 @@ def simulate(s: BattleState, T: BattleTables, cfg: StarCraftConfig) -> None:
         threat0 = a_attack[:, None, :] & (a_target[:, None, :] == c.e_slot[:, None])  # [B, E, A]
         e_target, e_attack = s.target[:, A:], s.mode[:, A:] == ATTACK
     for i in range(cfg.ticks_per_step):
-        if E:
+        if E and i % cfg.ai_every == 0:
             e_target, e_attack = enemy_targets(s, T, threat0, e_target, e_attack)
             target = torch.cat([a_target, e_target], 1)
             attack = torch.cat([a_attack, e_attack], 1)
@@ -67,8 +59,9 @@ def simulate(s: BattleState, T: BattleTables, cfg: StarCraftConfig) -> None:
     s.mode = torch.where(attack, ATTACK, torch.where(move, MOVE, IDLE))
 
 
-class _TickConsts:
-    """Per-step constants of the tick: dt-scaled tables as tensors (no Python scalars in the loop)."""
+class TickConsts:
+    """Constants of the tick as tensors, built once per env: Python scalars in tensor ops cost a
+    conversion each (about as much as the op itself at small batch sizes)."""
 
     def __init__(self, T: BattleTables, dt: float, B: int, device):
         def scalar(v):
@@ -88,12 +81,13 @@ class _TickConsts:
         self.energy = MEDIVAC_ENERGY_REGEN * dt * T.healer
         self.shield_regen = scalar(SHIELD_REGEN * dt)
         self.shield_delay = scalar(SHIELD_DELAY)
+        self.hp_per_energy = scalar(HP_PER_ENERGY)
         self.e_slot = torch.arange(T.n_agents, T.n_units, device=device)
         x0, y0, x1, y1 = T.box
         self.lo_x, self.hi_x, self.lo_y, self.hi_y = x0 + 0.01, x1 - 0.01, y0 + 0.01, y1 - 0.01
 
 
-def tick(s: BattleState, T: BattleTables, c: _TickConsts, tgt: torch.Tensor, attack: torch.Tensor,
+def tick(s: BattleState, T: BattleTables, c: TickConsts, tgt: torch.Tensor, attack: torch.Tensor,
          move: torch.Tensor, collide: bool) -> None:
     """Advance every battle by one tick in place: fire, apply damage, move.
 
@@ -127,19 +121,19 @@ def tick(s: BattleState, T: BattleTables, c: _TickConsts, tgt: torch.Tensor, att
         absorb = torch.minimum(s.shield, raw_in)
         hp = hp - hp_in * ((raw_in - absorb) / raw_in.clamp_min(1e-6))
         s.shield = s.shield - absorb
-        s.since_hit = (s.since_hit + c.dt).masked_fill(raw_in > 0, 0.0)
+        s.since_hit = (s.since_hit + c.dt).masked_fill(raw_in > c.zero, 0.0)
     else:
         hp = hp - hp_in
     if T.has_baneling:
         hp = hp.masked_fill(fire & T.baneling, 0.0)  # banelings die when they explode
     if T.has_healer:
         missing = (T.hp_max - s.hp).gather(1, tgt)
-        amount = torch.minimum(torch.minimum(c.heal, s.energy * HP_PER_ENERGY), missing) * heal
-        hp = hp + torch.zeros_like(hp).scatter_add_(1, tgt, amount) * (hp > 0)
-        s.energy = (s.energy - amount / HP_PER_ENERGY + c.energy).clamp(max=MEDIVAC_ENERGY_MAX)
+        amount = torch.minimum(torch.minimum(c.heal, s.energy * c.hp_per_energy), missing) * heal
+        hp = hp + torch.zeros_like(hp).scatter_add_(1, tgt, amount) * (hp > c.zero)
+        s.energy = (s.energy - amount / c.hp_per_energy + c.energy).clamp(max=MEDIVAC_ENERGY_MAX)
     if T.has_regen:
-        hp = hp + c.regen * (hp > 0)
-    alive = alive & (hp > 0)
+        hp = hp + c.regen * (hp > c.zero)
+    alive = alive & (hp > c.zero)
     s.hp = torch.minimum(hp, T.hp_max).clamp_min(0.0)
     s.alive = alive
     if T.has_shields:

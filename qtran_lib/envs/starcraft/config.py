@@ -16,8 +16,10 @@ class StarCraftConfig:
     """Simulation ticks per agent step. 4 ticks of 2 game loops give the same weapon periods as
     8 ticks of one loop for every unit type here (each cooldown rounds up to an even loop count)
     at half the cost; set 8 for loop-exact timing."""
-    collide_every: int = 2
+    collide_every: int = 4
     """Resolve unit overlaps every this many ticks (and after the last tick of a step)."""
+    ai_every: int = 2
+    """The enemy AI re-picks targets every this many ticks (SC2's AI does not rescan every loop either)."""
     random_start: bool = False
     """SMACv2-style randomised starts: jittered formations and sides swapped with probability 1/2."""
     start_jitter: float = 2.0

@@ -52,7 +52,7 @@ def enemy_targets(s: BattleState, T: BattleTables, threat0: torch.Tensor, e_targ
     cand = (d <= T.scan_ea) & a_alive | threat
     cost = d + T.priority if T.ally_healer else d
     best_cost, best = cost.masked_fill(~cand, _INF).min(-1)  # [B, E]
-    has = best_cost < _INF
+    has = torch.isfinite(best_cost)
     cur = e_target.clamp(max=A - 1)[..., None]  # [B, E, 1]
     near = d.gather(2, cur) <= T.reach_ea.expand(d.shape[0], -1, -1).gather(2, cur)
     keep = (near | threat.gather(2, cur)).squeeze(-1) & e_engaged & s.alive.gather(1, e_target)
@@ -76,7 +76,7 @@ def _medivac_targets(s, T, target, engaged):
     ok = (s.alive[:, A:] & ~T.healer[A:] & (frac < 1))[:, None, :] & (d <= 6.0)
     cost, best = frac[:, None, :].expand_as(d).masked_fill(~ok, _INF).min(-1)
     med = T.healer[A:]
-    return torch.where(med, best + A, target), torch.where(med, cost < _INF, engaged)
+    return torch.where(med, best + A, target), torch.where(med, torch.isfinite(cost), engaged)
 
 
 __all__ = ["ATTACK", "enemy_goals", "enemy_targets"]

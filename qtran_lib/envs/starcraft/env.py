@@ -9,9 +9,9 @@ from __future__ import annotations
 import torch
 
 from ..base import EnvInfo, MultiAgentEnv
-from .battle import apply_orders, simulate
+from .battle import TickConsts, apply_orders, simulate
 from .config import StarCraftConfig
-from .features import agent_geometry, avail_actions, global_state, observations, others_index, sizes
+from .features import agent_geometry, avail_actions, build_layout, global_state, observations
 from .layout import initial_state
 from .reward import outcome, shaped_reward
 from .scenarios import Scenario, get_scenario
@@ -34,12 +34,12 @@ class StarCraftEnv(MultiAgentEnv):
         self.config = cfg
         self.scenario = get_scenario(scenario)
         self.tables = build_tables(self.scenario, self.device)
-        self._sizes = sizes(self.tables, cfg)
-        self._info = EnvInfo(self.tables.n_agents, self._sizes["n_actions"], self._sizes["obs"], self._sizes["state"],
-                             self.scenario.episode_limit)
-        self._others = others_index(self.tables.n_agents, self.device)
+        self.layout = build_layout(self.tables, cfg, self.device)
+        L = self.layout
+        self._info = EnvInfo(self.tables.n_agents, L.n_actions, L.obs_dim, L.state_dim, self.scenario.episode_limit)
         self.battle: BattleState = initial_state(self.tables, cfg, batch_size, self._info.n_actions, self.generator)
         self._cache: dict = {}
+        self._consts = TickConsts(self.tables, cfg.dt, batch_size, self.device)
 
     # ---- protocol ------------------------------------------------------------------------------
     def env_info(self) -> EnvInfo:
@@ -54,9 +54,10 @@ class StarCraftEnv(MultiAgentEnv):
         s = BattleState(**vars(old))  # shallow copy: the ticks replace tensors, never write into them
         prev_hp = old.hp + old.shield
         apply_orders(s, actions, T, cfg.move_amount)
-        simulate(s, T, cfg)
+        simulate(s, T, cfg, self._consts)
         active = self.active
-        s = s.where(active, old)
+        if not bool(active.all()):  # one host sync per step; freezes finished battles
+            s = s.where(active, old)
         self.battle = s
         self._cache = {}
         terminal, won, lost = outcome(s.alive, T)
@@ -83,14 +84,14 @@ class StarCraftEnv(MultiAgentEnv):
     def get_obs(self) -> torch.Tensor:
         f = self._features()
         if "obs" not in f:
-            f["obs"] = observations(self.battle, self.tables, self.config, f["geometry"], f["avail"],
-                                    self._others, self.t, self._info.episode_limit)
+            f["obs"] = observations(self.battle, self.tables, self.config, self.layout, f["geometry"], f["avail"],
+                                    self.t, self._info.episode_limit)
         return f["obs"]
 
     def get_state(self) -> torch.Tensor:
         f = self._features()
         if "state" not in f:
-            f["state"] = global_state(self.battle, self.tables, self.config)
+            f["state"] = global_state(self.battle, self.tables, self.config, self.layout)
         return f["state"]
 
     # ---- extras --------------------------------------------------------------------------------

@@ -3,8 +3,14 @@
 Layouts follow SMAC v1 (spec §3.1-3.3) so sizes match the published numbers:
 obs = [move (4) | enemies E x (5 + sh_e + tb) | allies (N-1) x (5 + sh_a + tb) | own (1 + sh_a + tb)],
 state = [allies N x (4 + sh_a + tb) | enemies E x (3 + sh_e + tb) | last actions N x n_actions].
+
+Speed: every (agent, unit) pair gets one padded feature row, and a static index table picks
+SMAC's layout out of them with a single ``gather`` (dropping shield columns where a race has
+none, skipping the agent itself among its allies), instead of dozens of slices and cats.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 
@@ -13,24 +19,54 @@ from .config import StarCraftConfig
 from .state import BattleState
 from .tables import BattleTables
 
+# padded per-pair feature row: flag, dist, dx, dy, hp, shield, type one-hot (tb), [last action one-hot]
+_FLAG, _DIST, _DX, _DY, _HP, _SH, _TYPE = range(7)
+# padded per-unit state row: hp, cooldown, x, y, shield, type one-hot (tb)
+_S_HP, _S_CD, _S_X, _S_Y, _S_SH, _S_TYPE = range(6)
 
-def sizes(T: BattleTables, cfg: StarCraftConfig) -> dict:
-    """Widths of every block, derived from the scenario and options."""
+
+@dataclass
+class Layout:
+    """Static sizes and gather tables of the SMAC layout for one scenario and config."""
+
+    n_actions: int
+    obs_dim: int
+    state_dim: int
+    pair_width: int
+    obs_index: torch.Tensor  # [N, obs_core] positions in the flattened [U * pair_width + n_actions] rows
+    state_index: torch.Tensor  # [state_core] positions in the flattened [U * 5 + tb] rows
+
+
+def build_layout(T: BattleTables, cfg: StarCraftConfig, device) -> Layout:
+    """Work out SMAC's obs/state layout once per env."""
     N, E, tb = T.n_agents, T.n_enemies, T.type_bits
-    sh_a, sh_e = int(T.shields_ally), int(T.shields_enemy)
+    sh_a, sh_e = T.shields_ally, T.shields_enemy
     n_actions = N_NO_ATTACK + E
-    enemy_f = 5 + sh_e + tb
-    ally_f = 5 + sh_a + tb + (n_actions if cfg.obs_last_action else 0)
-    own_f = 1 + sh_a + tb
-    obs = 4 + E * enemy_f + (N - 1) * ally_f + own_f + int(cfg.obs_timestep_number) + (N if cfg.obs_agent_id else 0)
-    state = N * (4 + sh_a + tb) + E * (3 + sh_e + tb) + (N * n_actions if cfg.state_last_action else 0)
-    return {"n_actions": n_actions, "obs": obs, "state": state, "enemy_f": enemy_f, "ally_f": ally_f}
-
-
-def others_index(n: int, device) -> torch.Tensor:
-    """[N, N-1] the other agents of each agent, in slot order."""
-    idx = torch.arange(n, device=device)
-    return torch.stack([torch.cat([idx[:i], idx[i + 1:]]) for i in range(n)]) if n > 1 else idx[:, :0]
+    la = n_actions if cfg.obs_last_action else 0
+    pw = _TYPE + tb + la
+    types = list(range(_TYPE, _TYPE + tb))
+    enemy_cols = [_FLAG, _DIST, _DX, _DY, _HP] + ([_SH] if sh_e else []) + types
+    ally_cols = [_FLAG, _DIST, _DX, _DY, _HP] + ([_SH] if sh_a else []) + types + list(range(_TYPE + tb, pw))
+    own_cols = [_HP] + ([_SH] if sh_a else []) + types
+    rows = []
+    for i in range(N):
+        r = [T.n_units * pw + k for k in range(2, N_NO_ATTACK)]  # move availability
+        for j in range(N, N + E):
+            r += [j * pw + c for c in enemy_cols]
+        for j in range(N):
+            if j != i:
+                r += [j * pw + c for c in ally_cols]
+        r += [i * pw + c for c in own_cols]
+        rows.append(r)
+    sw = _S_TYPE + tb
+    s_types = list(range(_S_TYPE, _S_TYPE + tb))
+    s_ally = [_S_HP, _S_CD, _S_X, _S_Y] + ([_S_SH] if sh_a else []) + s_types
+    s_enemy = [_S_HP, _S_X, _S_Y] + ([_S_SH] if sh_e else []) + s_types
+    state_index = [j * sw + c for j in range(N) for c in s_ally] + [j * sw + c for j in range(N, N + E) for c in s_enemy]
+    obs_dim = len(rows[0]) + int(cfg.obs_timestep_number) + (N if cfg.obs_agent_id else 0)
+    state_dim = len(state_index) + (N * n_actions if cfg.state_last_action else 0)
+    return Layout(n_actions, obs_dim, state_dim, pw, torch.tensor(rows, dtype=torch.long, device=device),
+                  torch.tensor(state_index, dtype=torch.long, device=device))
 
 
 def agent_geometry(s: BattleState, T: BattleTables) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -44,87 +80,70 @@ def agent_geometry(s: BattleState, T: BattleTables) -> tuple[torch.Tensor, torch
 def avail_actions(s: BattleState, T: BattleTables, cfg: StarCraftConfig, dist: torch.Tensor) -> torch.Tensor:
     """[B, N, n_actions] float mask: dead agents may only no-op; attacks need the target within shoot range."""
     N = T.n_agents
-    alive = s.alive[:, :N]  # [B, N]
+    alive = s.alive[:, :N, None]  # [B, N, 1]
     x, y = s.x[:, :N], s.y[:, :N]
     x0, y0, x1, y1 = T.box
-    if T.walkable is None:
-        moves = torch.stack([y + 1 < y1, y - 1 >= y0, x + 1 < x1, x - 1 >= x0], -1)  # [B, N, 4]
+    if T.walkable is None:  # SMAC checks the point half a move away
+        moves = torch.stack([y < y1 - 1, y >= y0 + 1, x < x1 - 1, x >= x0 + 1], -1)  # [B, N, 4]
     else:
         g = T.walkable
         moves = torch.stack([walkable(g, x, y + 1), walkable(g, x, y - 1), walkable(g, x + 1, y),
-                             walkable(g, x - 1, y)], -1)
-        moves = moves | T.air[:N, None]
-    attack = s.alive[:, None, N:] & (dist[:, :, N:] <= cfg.shoot_range)  # [B, N, E]
+                             walkable(g, x - 1, y)], -1) | T.air[:N, None]
+    in_range = dist <= cfg.shoot_range  # [B, N, U]
+    attack = s.alive[:, None, N:] & in_range[..., N:]  # [B, N, E]
     if T.ally_healer:
-        mates = s.alive[:, None, :N] & ~T.healer[None, None, :N] & (dist[:, :, :N] <= cfg.shoot_range)  # [B, N, N]
-        heal = torch.zeros_like(attack)
+        mates = (s.alive[:, None, :N] & ~T.healer[:N]) & in_range[..., :N]  # [B, N, N]
         k = min(N, T.n_enemies)
-        heal[..., :k] = mates[..., :k]
+        heal = torch.cat([mates[..., :k], torch.zeros_like(attack[..., k:])], -1)
         attack = torch.where(T.healer[:N, None], heal, attack)
-    alive_ = alive[..., None]
-    avail = torch.cat([~alive_, alive_, moves & alive_, attack & alive_], -1)
-    return avail.float()
+    return torch.cat([~alive, alive, moves & alive, attack & alive], -1).float()
 
 
-def observations(s: BattleState, T: BattleTables, cfg: StarCraftConfig, geometry: tuple, avail: torch.Tensor,
-                 others: torch.Tensor, t: torch.Tensor, limit: int) -> torch.Tensor:
+def observations(s: BattleState, T: BattleTables, cfg: StarCraftConfig, layout: Layout, geometry: tuple,
+                 avail: torch.Tensor, t: torch.Tensor, limit: int) -> torch.Tensor:
     """[B, N, obs_dim] SMAC observations; rows of dead agents are zero."""
-    B = s.hp.shape[0]
+    B, U = s.hp.shape
     N = T.n_agents
-    sight = cfg.sight_range
-    dx, dy, dist = geometry
-    rel = torch.stack([dist, dx, dy], -1) / sight  # [B, N, U, 3]
-    seen = (s.alive[:, None, :] & (dist < sight))[..., None].float()  # [B, N, U, 1]
-    unit = unit_features(s, T)  # [B, U, F]
-    sh_e, sh_a = int(T.shields_enemy), int(T.shields_ally)
-
-    e_unit = _health_block(unit[:, N:], sh_e, T)  # [B, E, 1+sh+tb]
-    enemies = torch.cat([avail[..., N_NO_ATTACK:N_NO_ATTACK + T.n_enemies, None], rel[:, :, N:],
-                         e_unit[:, None].expand(-1, N, -1, -1)], -1) * seen[:, :, N:]  # [B, N, E, Fe]
-    a_unit = _health_block(unit[:, :N], sh_a, T)  # [B, N, 1+sh+tb]
-    ally_parts = [torch.ones_like(rel[:, :, :N, :1]), rel[:, :, :N], a_unit[:, None].expand(-1, N, -1, -1)]
+    dx, dy, dist = geometry  # [B, N, U]
+    seen = (dist < cfg.sight_range) & s.alive[:, None, :]  # [B, N, U]
+    flag = torch.cat([torch.ones_like(dist[..., :N]), avail[..., N_NO_ATTACK:N_NO_ATTACK + T.n_enemies]], -1)
+    hp = (s.hp / T.hp_max)[:, None, :].expand(-1, N, -1)
+    sh = (s.shield / T.shield_max.clamp_min(1e-6))[:, None, :].expand(-1, N, -1)
+    pair = torch.stack([flag, dist / cfg.sight_range, dx / cfg.sight_range, dy / cfg.sight_range, hp, sh], -1)
+    extra = []
+    if T.type_bits:
+        extra.append(T.type_onehot.expand(B, N, -1, -1))
     if cfg.obs_last_action:
-        n_act = N_NO_ATTACK + T.n_enemies
-        ally_parts.append(torch.nn.functional.one_hot(s.last_action, n_act).float()[:, None].expand(-1, N, -1, -1))
-    allies = torch.cat(ally_parts, -1) * seen[:, :, :N]  # [B, N, N, Fa]
-    allies = allies.gather(2, others[None, :, :, None].expand(B, -1, -1, allies.shape[-1]))  # [B, N, N-1, Fa]
-    parts = [avail[..., 2:N_NO_ATTACK], enemies.flatten(2), allies.flatten(2), a_unit]
+        last = torch.nn.functional.one_hot(s.last_action, layout.n_actions).float()  # [B, N, n_actions]
+        last = torch.cat([last, torch.zeros(B, U - N, layout.n_actions, device=last.device)], 1)
+        extra.append(last[:, None].expand(-1, N, -1, -1))
+    if extra:
+        pair = torch.cat([pair, *extra], -1)
+    pair = pair * seen[..., None]  # [B, N, U, pw]
+    flat = torch.cat([pair.flatten(2), avail], -1)  # [B, N, U * pw + n_actions]
+    obs = flat.gather(2, layout.obs_index.expand(B, -1, -1)) * s.alive[:, :N, None]
+    parts = [obs]
     if cfg.obs_timestep_number:
-        parts.append((t.float() / limit)[:, None, None].expand(-1, N, 1))
-    obs = torch.cat(parts, -1) * s.alive[:, :N, None]
+        parts.append((t.float() / limit)[:, None, None].expand(-1, N, 1) * s.alive[:, :N, None])
     if cfg.obs_agent_id:
-        obs = torch.cat([obs, torch.eye(N, device=obs.device).expand(B, -1, -1)], -1)
-    return obs
+        parts.append(torch.eye(N, device=obs.device).expand(B, -1, -1))
+    return torch.cat(parts, -1) if len(parts) > 1 else obs
 
 
-def unit_features(s: BattleState, T: BattleTables) -> torch.Tensor:
-    """[B, U, 2 + tb]: hp fraction, shield fraction, type one-hot."""
-    hp = s.hp / T.hp_max
-    sh = s.shield / T.shield_max.clamp_min(1e-6)
-    onehot = T.type_onehot.expand(s.hp.shape[0], -1, -1)
-    return torch.cat([hp[..., None], sh[..., None], onehot], -1)
-
-
-def _health_block(unit: torch.Tensor, with_shield: int, T: BattleTables) -> torch.Tensor:
-    return unit if with_shield else torch.cat([unit[..., :1], unit[..., 2:]], -1)
-
-
-def global_state(s: BattleState, T: BattleTables, cfg: StarCraftConfig) -> torch.Tensor:
+def global_state(s: BattleState, T: BattleTables, cfg: StarCraftConfig, layout: Layout) -> torch.Tensor:
     """[B, state_dim] SMAC's global state; dead units give zero rows."""
-    N = T.n_agents
+    B = s.hp.shape[0]
     x0, y0, x1, y1 = T.box
-    centre = torch.tensor([(x0 + x1) / 2, (y0 + y1) / 2], device=s.pos.device)
-    extent = torch.tensor([x1 - x0, y1 - y0], device=s.pos.device)
-    rel = (torch.stack([s.x, s.y], -1) - centre) / extent  # [B, U, 2]
-    unit = unit_features(s, T)
     cd = (s.cooldown / T.cooldown_norm).clamp(0, 1)
     if T.ally_healer:
-        cd = torch.where(T.healer, s.energy / T.cooldown_norm / 22.4, cd)
-    ally = torch.cat([unit[:, :N, :1], cd[:, :N, None], rel[:, :N], _health_block(unit[:, :N], int(T.shields_ally), T)[..., 1:]], -1)
-    enemy = torch.cat([unit[:, N:, :1], rel[:, N:], _health_block(unit[:, N:], int(T.shields_enemy), T)[..., 1:]], -1)
-    alive = s.alive[..., None].float()
-    parts = [(ally * alive[:, :N]).flatten(1), (enemy * alive[:, N:]).flatten(1)]
+        cd = torch.where(T.healer, s.energy / (T.cooldown_norm * 22.4), cd)
+    rows = torch.stack([s.hp / T.hp_max, cd, (s.x - (x0 + x1) / 2) / (x1 - x0), (s.y - (y0 + y1) / 2) / (y1 - y0),
+                        s.shield / T.shield_max.clamp_min(1e-6)], -1)  # [B, U, 5]
+    if T.type_bits:
+        rows = torch.cat([rows, T.type_onehot.expand(B, -1, -1)], -1)
+    rows = rows * s.alive[..., None]
+    state = rows.flatten(1).index_select(1, layout.state_index)
     if cfg.state_last_action:
-        n_act = N_NO_ATTACK + T.n_enemies
-        parts.append(torch.nn.functional.one_hot(s.last_action, n_act).float().flatten(1))
-    return torch.cat(parts, -1)
+        last = torch.nn.functional.one_hot(s.last_action, layout.n_actions).float().flatten(1)
+        state = torch.cat([state, last], -1)
+    return state

@@ -27,9 +27,13 @@ def heuristic_actions(env) -> torch.Tensor:
     weakest_cost, weakest = torch.where(can_hit, health, _INF).min(-1)  # [B, N]
     attack = torch.where(weakest_cost < _INF, N_NO_ATTACK + weakest, -1)
 
-    # the unit to walk toward: closest live enemy (medivacs: closest live non-medivac ally)
-    d_enemy = torch.where(s.alive[:, None, N:], dist[..., N:], _INF)  # [B, N, E]
-    goal = N + d_enemy.argmin(-1)  # [B, N] slot index
+    # the unit to walk toward: the live enemy closest to the team's centre, so the team
+    # arrives together (medivacs: their closest live non-medivac ally)
+    w = alive.float()
+    n = w.sum(1, keepdim=True).clamp_min(1.0)
+    cx, cy = (s.x[:, :N] * w).sum(1, keepdim=True) / n, (s.y[:, :N] * w).sum(1, keepdim=True) / n  # [B, 1]
+    d_centre = torch.hypot(s.x[:, N:] - cx, s.y[:, N:] - cy).masked_fill(~s.alive[:, N:], _INF)  # [B, E]
+    goal = (N + d_centre.argmin(-1, keepdim=True)).expand(-1, N)  # [B, N] slot index
     if T.ally_healer:
         frac = (s.hp / T.hp_max)[:, None, :N]  # [B, 1, N]
         k = min(N, E)
@@ -46,7 +50,10 @@ def heuristic_actions(env) -> torch.Tensor:
     if T.ally_healer:
         near = dist.gather(2, goal[..., None]).squeeze(-1) < 3.0
         move = torch.where(T.healer[:N] & near, 1, move)
-    act = torch.where(attack >= 0, attack, move)
+    # hold position while an enemy is already coming within sight, so it walks into our fire
+    d_enemy = dist[..., N:].masked_fill(~s.alive[:, None, N:], _INF)  # [B, N, E]
+    hold = (d_enemy.amin(-1) < 7.0) & ~T.healer[:N]
+    act = torch.where(attack >= 0, attack, torch.where(hold, 1, move))
     return torch.where(alive, act, 0)
 
 

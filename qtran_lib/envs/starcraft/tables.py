@@ -45,6 +45,8 @@ class BattleTables:
     priority: torch.Tensor  # [N] -1000 for medivacs (the AI targets them first), else 0
     armor_free: bool
     """No shields and no armor anywhere: damage to HP equals raw damage (skips work)."""
+    move_dx: torch.Tensor  # [n_actions] x of each action's move direction (0 unless a move)
+    move_dy: torch.Tensor  # [n_actions]
     range_plus_radius: torch.Tensor  # [U] weapon range + own radius
     splash: torch.Tensor  # [U] bool, baneling or colossus
     collide_r: torch.Tensor  # [U, U] r_i + r_j for pairs that collide (same plane, i != j), else 0
@@ -177,6 +179,8 @@ def build_tables(scenario: Scenario, device: torch.device) -> BattleTables:
         reach_ea=reach[n_agents:, :n_agents].to(device),
         priority=vec([-1000.0 * (t.heal_rate > 0) for t in types[:n_agents]]),
         armor_free=bool(torch.equal(raw, hp)) and not any(t.shield > 0 for t in types),
+        move_dx=vec([0.0, 0.0, 0.0, 0.0, 1.0, -1.0] + [0.0] * (n_units - n_agents)),
+        move_dy=vec([0.0, 0.0, 1.0, -1.0, 0.0, 0.0] + [0.0] * (n_units - n_agents)),
         range_plus_radius=vec([t.range + t.radius for t in types]),
         splash=vec([t.splash != "" for t in types], torch.bool),
         collide_r=collide.to(device),
