@@ -139,7 +139,7 @@ def tick(s: BattleState, T: BattleTables, c: TickConsts, tgt: torch.Tensor, atta
     if T.has_shields:
         regen = (s.since_hit >= c.shield_delay) & alive
         s.shield = torch.where(regen, torch.minimum(s.shield + c.shield_regen, T.shield_max), s.shield) * alive
-    s.cooldown = torch.where(fire, T.cooldown, (s.cooldown - c.dt).clamp_min(0.0))
+    s.cooldown = (torch.where(fire, T.cooldown, s.cooldown) - c.dt).clamp_min(0.0)  # ready after ceil(cd/dt) ticks
 
     # --- movement: walk to the move point, or chase a target that is out of reach
     chase = engaged & ~in_range

@@ -30,7 +30,7 @@ class StarCraftEnv(MultiAgentEnv):
             if not hasattr(cfg, k):
                 raise TypeError(f"unknown StarCraft option {k!r}; options: {sorted(vars(StarCraftConfig()))}")
             setattr(cfg, k, v)
-        cfg.dt  # validates time_base
+        _ = cfg.dt  # validates time_base and tick counts
         self.config = cfg
         self.scenario = get_scenario(scenario)
         self.tables = build_tables(self.scenario, self.device)

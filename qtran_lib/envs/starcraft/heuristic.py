@@ -50,10 +50,7 @@ def heuristic_actions(env) -> torch.Tensor:
     if T.ally_healer:
         near = dist.gather(2, goal[..., None]).squeeze(-1) < 3.0
         move = torch.where(T.healer[:N] & near, 1, move)
-    # hold position while an enemy is already coming within sight, so it walks into our fire
-    d_enemy = dist[..., N:].masked_fill(~s.alive[:, None, N:], _INF)  # [B, N, E]
-    hold = (d_enemy.amin(-1) < 7.0) & ~T.healer[:N]
-    act = torch.where(attack >= 0, attack, torch.where(hold, 1, move))
+    act = torch.where(attack >= 0, attack, move)
     return torch.where(alive, act, 0)
 
 

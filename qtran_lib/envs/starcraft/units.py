@@ -1,7 +1,9 @@
 """Unit types of the StarCraft II micro battles (SC2 Legacy-of-the-Void values).
 
 Introduced in book/07_starcraft. Times are in "faster" seconds, speeds in map units per
-faster-second, ``radius`` is half the unit's footprint. The numbers follow the spec
+faster-second, ``radius`` is half the unit's footprint. The stalker's cooldown is the exact
+1.87 normal-speed seconds / 1.4 (the spec's 1.34 is that value rounded), so every weapon
+period is a whole, even number of game loops. The numbers follow the spec
 (``shared/spec/envs.md`` §1.1); the behaviour of each special unit lives in ``battle.py``.
 """
 from __future__ import annotations
@@ -56,7 +58,7 @@ UNIT_TYPES: dict[str, UnitType] = {
                  bonus=10, bonus_vs="armored", cooldown_norm=25),
         UnitType("medivac", "T", 150, 0, 1, 0, 0, 4, 0.0, 3.5, 0.75, ("armored", "mech"),
                  heal_rate=9.0, air=True, cooldown_norm=200),
-        UnitType("stalker", "P", 80, 80, 1, 13, 1, 6, 1.34, 4.13, 0.625, ("armored", "mech"),
+        UnitType("stalker", "P", 80, 80, 1, 13, 1, 6, 1.87 / 1.4, 4.13, 0.625, ("armored", "mech"),
                  bonus=5, bonus_vs="armored", cooldown_norm=35),
         UnitType("zealot", "P", 100, 50, 1, 8, 2, 0.1, 0.86, 3.15, 0.5, ("light", "bio"), cooldown_norm=22),
         UnitType("colossus", "P", 200, 150, 1, 10, 2, 7, 1.07, 3.15, 1.0, ("armored", "mech", "massive"),
