@@ -19,7 +19,7 @@ from .config import StarCraftConfig
 from .state import BattleState
 from .tables import BattleTables
 
-# padded per-pair feature row: flag, dist, dx, dy, hp, shield, type one-hot (tb), [last action one-hot]
+# padded per-pair features: flag, dist, dx, dy, hp, shield, type one-hot (tb), [last action one-hot], zero pad
 _FLAG, _DIST, _DX, _DY, _HP, _SH, _TYPE = range(7)
 # padded per-unit state row: hp, cooldown, x, y, shield, type one-hot (tb)
 _S_HP, _S_CD, _S_X, _S_Y, _S_SH, _S_TYPE = range(6)
@@ -43,26 +43,26 @@ def build_layout(T: BattleTables, cfg: StarCraftConfig, device) -> Layout:
     sh_a, sh_e = T.shields_ally, T.shields_enemy
     n_actions = N_NO_ATTACK + E
     la = n_actions if cfg.obs_last_action else 0
-    pw = _TYPE + tb + la
+    pw = _TYPE + tb + la + 1  # + one zero padding column
     types = list(range(_TYPE, _TYPE + tb))
     enemy_cols = [_FLAG, _DIST, _DX, _DY, _HP] + ([_SH] if sh_e else []) + types
-    ally_cols = [_FLAG, _DIST, _DX, _DY, _HP] + ([_SH] if sh_a else []) + types + list(range(_TYPE + tb, pw))
+    ally_cols = [_FLAG, _DIST, _DX, _DY, _HP] + ([_SH] if sh_a else []) + types + list(range(_TYPE + tb, pw - 1))
     own_cols = [_HP] + ([_SH] if sh_a else []) + types
-    rows = []
+    U = T.n_units
+    rows = []  # pair features are stored feature-major, [pw, U] per agent: index = column * U + unit
     for i in range(N):
-        r = [T.n_units * pw + k for k in range(2, N_NO_ATTACK)]  # move availability
+        r = [(pw - 1) * U] * 4  # move availability: filled in after the gather
         for j in range(N, N + E):
-            r += [j * pw + c for c in enemy_cols]
+            r += [c * U + j for c in enemy_cols]
         for j in range(N):
             if j != i:
-                r += [j * pw + c for c in ally_cols]
-        r += [i * pw + c for c in own_cols]
+                r += [c * U + j for c in ally_cols]
+        r += [c * U + i for c in own_cols]
         rows.append(r)
-    sw = _S_TYPE + tb
     s_types = list(range(_S_TYPE, _S_TYPE + tb))
     s_ally = [_S_HP, _S_CD, _S_X, _S_Y] + ([_S_SH] if sh_a else []) + s_types
     s_enemy = [_S_HP, _S_X, _S_Y] + ([_S_SH] if sh_e else []) + s_types
-    state_index = [j * sw + c for j in range(N) for c in s_ally] + [j * sw + c for j in range(N, N + E) for c in s_enemy]
+    state_index = [c * U + j for j in range(N) for c in s_ally] + [c * U + j for j in range(N, N + E) for c in s_enemy]
     obs_dim = len(rows[0]) + int(cfg.obs_timestep_number) + (N if cfg.obs_agent_id else 0)
     state_dim = len(state_index) + (N * n_actions if cfg.state_last_action else 0)
     return Layout(n_actions, obs_dim, state_dim, pw, torch.tensor(rows, dtype=torch.long, device=device),
@@ -105,23 +105,20 @@ def observations(s: BattleState, T: BattleTables, cfg: StarCraftConfig, layout: 
     B, U = s.hp.shape
     N = T.n_agents
     dx, dy, dist = geometry  # [B, N, U]
-    seen = (dist < cfg.sight_range) & s.alive[:, None, :]  # [B, N, U]
-    flag = torch.cat([torch.ones_like(dist[..., :N]), avail[..., N_NO_ATTACK:N_NO_ATTACK + T.n_enemies]], -1)
-    hp = (s.hp / T.hp_max)[:, None, :].expand(-1, N, -1)
-    sh = (s.shield / T.shield_max.clamp_min(1e-6))[:, None, :].expand(-1, N, -1)
-    pair = torch.stack([flag, dist / cfg.sight_range, dx / cfg.sight_range, dy / cfg.sight_range, hp, sh], -1)
-    extra = []
-    if T.type_bits:
-        extra.append(T.type_onehot.expand(B, N, -1, -1))
+    seen = ((dist < cfg.sight_range) & s.alive[:, None, :] & s.alive[:, :N, None]).float()  # [B, N, U]; dead see nothing
+    seen_s = seen / cfg.sight_range
+    flag = torch.cat([seen[..., :N], avail[..., N_NO_ATTACK:N_NO_ATTACK + T.n_enemies] * seen[..., N:]], -1)
+    cols = [flag, dist * seen_s, dx * seen_s, dy * seen_s, (s.hp / T.hp_max)[:, None, :] * seen,
+            (s.shield / T.shield_max.clamp_min(1e-6))[:, None, :] * seen]
+    cols += [T.type_onehot[:, k] * seen for k in range(T.type_bits)]
     if cfg.obs_last_action:
         last = torch.nn.functional.one_hot(s.last_action, layout.n_actions).float()  # [B, N, n_actions]
-        last = torch.cat([last, torch.zeros(B, U - N, layout.n_actions, device=last.device)], 1)
-        extra.append(last[:, None].expand(-1, N, -1, -1))
-    if extra:
-        pair = torch.cat([pair, *extra], -1)
-    pair = pair * seen[..., None]  # [B, N, U, pw]
-    flat = torch.cat([pair.flatten(2), avail], -1)  # [B, N, U * pw + n_actions]
-    obs = flat.gather(2, layout.obs_index.expand(B, -1, -1)) * s.alive[:, :N, None]
+        last = torch.cat([last, torch.zeros(B, U - N, layout.n_actions, device=last.device)], 1)  # [B, U, n_act]
+        cols += [last[:, None, :, k] * seen for k in range(layout.n_actions)]
+    cols.append(torch.zeros_like(seen))  # padding column, read by the move-availability slots below
+    pair = torch.stack(cols, 2).flatten(2)  # [B, N, pw * U]: one copy (feature-major: stacking last is 4x slower)
+    obs = pair.gather(2, layout.obs_index.expand(B, -1, -1))
+    obs[..., :4] = avail[..., 2:N_NO_ATTACK]  # zero for the dead, like everything else
     parts = [obs]
     if cfg.obs_timestep_number:
         parts.append((t.float() / limit)[:, None, None].expand(-1, N, 1) * s.alive[:, :N, None])
@@ -138,10 +135,10 @@ def global_state(s: BattleState, T: BattleTables, cfg: StarCraftConfig, layout: 
     if T.ally_healer:
         cd = torch.where(T.healer, s.energy / (T.cooldown_norm * 22.4), cd)
     rows = torch.stack([s.hp / T.hp_max, cd, (s.x - (x0 + x1) / 2) / (x1 - x0), (s.y - (y0 + y1) / 2) / (y1 - y0),
-                        s.shield / T.shield_max.clamp_min(1e-6)], -1)  # [B, U, 5]
+                        s.shield / T.shield_max.clamp_min(1e-6)], 1)  # [B, 5, U] feature-major
     if T.type_bits:
-        rows = torch.cat([rows, T.type_onehot.expand(B, -1, -1)], -1)
-    rows = rows * s.alive[..., None]
+        rows = torch.cat([rows, T.type_onehot.T.expand(B, -1, -1)], 1)
+    rows = rows * s.alive[:, None, :]
     state = rows.flatten(1).index_select(1, layout.state_index)
     if cfg.state_last_action:
         last = torch.nn.functional.one_hot(s.last_action, layout.n_actions).float().flatten(1)

@@ -66,6 +66,6 @@ def _move_toward(dx: torch.Tensor, dy: torch.Tensor, avail: torch.Tensor) -> tor
 
 
 def random_actions(avail: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """[B, N] uniformly random available actions."""
-    B, N, A = avail.shape
-    return torch.multinomial(avail.reshape(B * N, A).float(), 1, generator=generator).view(B, N)
+    """[B, N] uniformly random available actions (argmax of uniform noise over the legal ones)."""
+    noise = torch.rand(avail.shape, generator=generator, device=avail.device) + 1.0  # in [1, 2): beats 0
+    return (noise * (avail > 0)).argmax(-1)
