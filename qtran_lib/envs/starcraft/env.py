@@ -6,6 +6,8 @@ top of the simulator in ``battle.py``. ``info`` of ``step`` holds ``battle_won``
 """
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from ..base import EnvInfo, MultiAgentEnv
@@ -26,10 +28,10 @@ class StarCraftEnv(MultiAgentEnv):
                  config: StarCraftConfig | None = None, **options):
         super().__init__(batch_size, device, seed)
         cfg = config or StarCraftConfig()
-        for k, v in options.items():
-            if not hasattr(cfg, k):
-                raise TypeError(f"unknown StarCraft option {k!r}; options: {sorted(vars(StarCraftConfig()))}")
-            setattr(cfg, k, v)
+        unknown = set(options) - set(vars(cfg))
+        if unknown:
+            raise TypeError(f"unknown StarCraft option(s) {sorted(unknown)}; options: {sorted(vars(cfg))}")
+        cfg = dataclasses.replace(cfg, **options)
         _ = cfg.dt  # validates time_base and tick counts
         self.config = cfg
         self.scenario = get_scenario(scenario)
