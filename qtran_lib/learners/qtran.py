@@ -66,17 +66,18 @@ class QTranLearner(Learner):
         u_bar = greedy_actions(q_now.detach(), s["avail"])  # u_bar_i = argmax Q_i   [B, T, N]
         q_i_max = _pick(q_now, u_bar)  # Q_i(tau_i, u_bar_i)      [B, T, N]
         v = self.mixer.v(h_now, s["state"])  # V_jt(tau)          [B, T]
-        q_jt = self._joint(self.mixer, h_now, u, s["state"])  # Q_jt(tau, u)   [B, T] (alt: [B, T, N])
-        q_jt_bar = self._joint(self.mixer, h_now, u_bar, s["state"])  # Q_jt(tau, u_bar)
+        q_jt_bar = self._joint(self.mixer, h_now, u_bar, s["state"])  # Q_jt(tau, u_bar)  [B, T] (alt: [B, T, N])
 
         if not self.alt:
+            q_jt = self.mixer(h_now, self.one_hot(u), s["state"])  # Q_jt(tau, u)  [B, T]
             l_td = td_loss(q_jt, y, mask)
             l_opt = opt_loss(transformed_q(q_i_max), q_jt_bar, v, mask)
             l_nopt = nopt_loss(transformed_q(q_i_taken), q_jt, v, mask)
         else:
+            q_jt_cf = self.mixer(h_now, self.one_hot(u), s["state"])  # Q_jt(tau, ., u_-i)  [B, T, N, A]
+            q_jt = _pick(q_jt_cf, u)  # every head's Q_jt(tau, u)  [B, T, N]
             l_td = td_loss(q_jt, y.unsqueeze(-1), mask)  # every head regresses on y
             l_opt = opt_loss(transformed_q(q_i_max).unsqueeze(-1), q_jt_bar, v.unsqueeze(-1), mask)
-            q_jt_cf = self.mixer(h_now, self.one_hot(u), s["state"])  # Q_jt(tau, ., u_-i)  [B, T, N, A]
             q_cf = counterfactual_transformed_q(q_now, q_i_taken)  # Q'_jt(tau, ., u_-i) [B, T, N, A]
             l_nopt = nopt_min_loss(q_cf, q_jt_cf, v, s["avail"], mask)
         loss = l_td + self.cfg.lambda_opt * l_opt + self.cfg.lambda_nopt * l_nopt
