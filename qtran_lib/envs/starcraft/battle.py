@@ -179,10 +179,9 @@ def _collide(x, y, alive, T):
     """Push overlapping live units apart along the line joining them."""
     dx = x[:, None, :] - x[:, :, None]  # [B, i, j] = x_j - x_i
     dy = y[:, None, :] - y[:, :, None]
-    d = torch.hypot(dx, dy)
-    both = alive[:, :, None] & alive[:, None, :]
-    w = ((T.collide_r - d).clamp_min(0.0) * both) / d.clamp_min(1e-6)  # [B, U, U]
-    m = 0.5 * T.mobile
+    d = torch.addcmul(dx * dx, dy, dy).sqrt_()  # hypot is ~4x slower on CPU
+    w = (T.collide_r - d).clamp_min_(0.0).div_(d.clamp_min_(1e-6)).mul_(alive[:, None, :])  # [B, U, U]
+    m = 0.5 * T.mobile * alive  # the dead are neither pushed nor push
     return x - (dx * w).sum(2) * m, y - (dy * w).sum(2) * m
 
 

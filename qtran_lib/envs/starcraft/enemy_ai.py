@@ -17,13 +17,20 @@ from .tables import BattleTables
 _INF = float("inf")
 
 
+def squared_distances(ax: torch.Tensor, ay: torch.Tensor, bx: torch.Tensor, by: torch.Tensor) -> torch.Tensor:
+    """[B, I, J] squared distances from points a [B, I] to points b [B, J] (cheaper than hypot)."""
+    dx = bx[:, None, :] - ax[:, :, None]
+    dy = by[:, None, :] - ay[:, :, None]
+    return torch.addcmul(dx * dx, dy, dy)
+
+
 def enemy_goals(s: BattleState, T: BattleTables) -> tuple[torch.Tensor, torch.Tensor]:
     """Once per step: where enemies without a target walk. Returns goal x, y [B, E]."""
     A = T.n_agents
     ex, ey = s.x[:, A:], s.y[:, A:]
     ax, ay = s.x[:, :A], s.y[:, :A]
-    d = torch.hypot(ax[:, None, :] - ex[:, :, None], ay[:, None, :] - ey[:, :, None])  # [B, E, A]
-    closest = d.masked_fill(~s.alive[:, None, :A], _INF).argmin(-1)  # [B, E]
+    d2 = squared_distances(ex, ey, ax, ay)  # [B, E, A]
+    closest = d2.masked_fill(~s.alive[:, None, :A], _INF).argmin(-1)  # [B, E]
     apx, apy = s.attack_point[:, :1], s.attack_point[:, 1:]  # [B, 1]
     at_point = torch.hypot(ex - apx, ey - apy) < 2.0
     gx = torch.where(at_point, ax.gather(1, closest), apx.expand_as(ex))
@@ -43,18 +50,16 @@ def enemy_targets(s: BattleState, T: BattleTables, threat0: torch.Tensor, e_targ
 
     ``threat0`` [B, E, A] marks allies ordered to attack each enemy this step.
     """
-    A, E = T.n_agents, T.n_enemies
-    ax, ex = s.x.split([A, E], 1)
-    ay, ey = s.y.split([A, E], 1)
-    d = torch.hypot(ax[:, None, :] - ex[:, :, None], ay[:, None, :] - ey[:, :, None])  # [B, E, A]
+    A = T.n_agents
+    d2 = squared_distances(s.x[:, A:], s.y[:, A:], s.x[:, :A], s.y[:, :A])  # [B, E, A]; no sqrt needed
     a_alive = s.alive[:, None, :A]  # [B, 1, A]
     threat = threat0 & a_alive
-    cand = (d <= T.scan_ea) & a_alive | threat
-    cost = d + T.priority if T.ally_healer else d
+    cand = (d2 <= T.scan_ea ** 2) & a_alive | threat
+    cost = d2 + T.priority if T.ally_healer else d2
     best_cost, best = cost.masked_fill(~cand, _INF).min(-1)  # [B, E]
     has = torch.isfinite(best_cost)
     cur = e_target.clamp(max=A - 1)[..., None]  # [B, E, 1]
-    near = d.gather(2, cur) <= T.reach_ea.expand(d.shape[0], -1, -1).gather(2, cur)
+    near = d2.gather(2, cur) <= (T.reach_ea ** 2).expand(d2.shape[0], -1, -1).gather(2, cur)
     keep = (near | threat.gather(2, cur)).squeeze(-1) & e_engaged & s.alive.gather(1, e_target)
     if T.enemy_healer:
         keep = keep & (e_target < A)
@@ -71,10 +76,10 @@ def _medivac_targets(s, T, target, engaged):
     """Enemy medivacs heal the most hurt live teammate within 6."""
     A = T.n_agents
     ex, ey = s.x[:, A:], s.y[:, A:]
-    d = torch.hypot(ex[:, None, :] - ex[:, :, None], ey[:, None, :] - ey[:, :, None])  # [B, E, E]
+    d2 = squared_distances(ex, ey, ex, ey)  # [B, E, E]
     frac = s.hp[:, A:] / T.hp_max[A:]  # [B, E]
-    ok = (s.alive[:, A:] & ~T.healer[A:] & (frac < 1))[:, None, :] & (d <= 6.0)
-    cost, best = frac[:, None, :].expand_as(d).masked_fill(~ok, _INF).min(-1)
+    ok = (s.alive[:, A:] & ~T.healer[A:] & (frac < 1))[:, None, :] & (d2 <= 36.0)
+    cost, best = frac[:, None, :].expand_as(d2).masked_fill(~ok, _INF).min(-1)
     med = T.healer[A:]
     return torch.where(med, best + A, target), torch.where(med, torch.isfinite(cost), engaged)
 

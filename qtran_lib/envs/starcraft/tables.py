@@ -42,7 +42,7 @@ class BattleTables:
     opponent: torch.Tensor  # [U, U] bool, different teams
     scan_ea: torch.Tensor  # [E, N] enemy scan radius + ally radius
     reach_ea: torch.Tensor  # [E, N]
-    priority: torch.Tensor  # [N] -1000 for medivacs (the AI targets them first), else 0
+    priority: torch.Tensor  # [N] -1e6 for medivacs (added to squared distances: the AI targets them first)
     armor_free: bool
     """No shields and no armor anywhere: damage to HP equals raw damage (skips work)."""
     move_dx: torch.Tensor  # [n_actions] x of each action's move direction (0 unless a move)
@@ -177,7 +177,7 @@ def build_tables(scenario: Scenario, device: torch.device) -> BattleTables:
         opponent=(vec(ally, torch.bool)[:, None] != vec(ally, torch.bool)[None, :]),
         scan_ea=(torch.tensor([t.scan_range for t in enemy_types])[:, None] + radii[None, :n_agents]).to(device),
         reach_ea=reach[n_agents:, :n_agents].to(device),
-        priority=vec([-1000.0 * (t.heal_rate > 0) for t in types[:n_agents]]),
+        priority=vec([-1e6 * (t.heal_rate > 0) for t in types[:n_agents]]),
         armor_free=bool(torch.equal(raw, hp)) and not any(t.shield > 0 for t in types),
         move_dx=vec([0.0, 0.0, 0.0, 0.0, 1.0, -1.0] + [0.0] * (n_units - n_agents)),
         move_dy=vec([0.0, 0.0, 1.0, -1.0, 0.0, 0.0] + [0.0] * (n_units - n_agents)),
