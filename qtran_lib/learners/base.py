@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..agent_network import agent_inputs, input_dim, make_agent, unroll
+from ..agent_network import MLPAgent, agent_inputs, input_dim, make_agent, unroll
 from ..config import TrainConfig
 from ..envs.base import EnvInfo
 from ..exploration import epsilon_greedy
@@ -28,9 +28,10 @@ class Learner:
         self.target_mixer = copy.deepcopy(self.mixer).requires_grad_(False)
         self.params = list(self.agent.parameters()) + list(self.mixer.parameters())
         if cfg.optimizer == "adam":
-            self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, eps=cfg.optim_eps)
+            self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, eps=cfg.optim_eps, foreach=True)
         else:
-            self.optimizer = torch.optim.RMSprop(self.params, lr=cfg.lr, alpha=cfg.optim_alpha, eps=cfg.optim_eps)
+            self.optimizer = torch.optim.RMSprop(self.params, lr=cfg.lr, alpha=cfg.optim_alpha, eps=cfg.optim_eps,
+                                                 foreach=True)
         self.n_updates = 0
 
     # ---- to be defined by each algorithm -----------------------------------------------------
@@ -77,10 +78,10 @@ class Learner:
         x = self.episode_inputs(batch)
         if not next_step:
             x = x[:, :-1]
-        if target:
-            with torch.no_grad():
-                return unroll(agent, x)
-        return unroll(agent, x)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not target):
+            if isinstance(agent, MLPAgent):  # no hidden state to carry: all steps in one call
+                return agent(x, None)
+            return unroll(agent, x)
 
     def one_hot(self, actions: torch.Tensor) -> torch.Tensor:
         return F.one_hot(actions, self.info.n_actions).float()
