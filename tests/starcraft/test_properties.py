@@ -6,7 +6,7 @@ from starcraft_helpers import custom_env
 
 from qtran_lib.envs import make_env
 from qtran_lib.envs.starcraft import heuristic_actions, random_actions
-from qtran_lib.envs.starcraft.battle import apply_orders, simulate
+from qtran_lib.envs.starcraft.battle import apply_orders, simulate, walkable
 
 FAST = settings(max_examples=8, deadline=None)
 MAPS = ["3m", "2s3z", "MMM2", "bane_vs_bane", "1c3s5z", "3s_vs_5z", "corridor", "2s_vs_1sc"]
@@ -57,6 +57,11 @@ def test_invariants_hold_every_step(name, seed, random_start, p):
         in_range = (d <= env.config.shoot_range) & s.alive[:, None, N:] & alive[..., None]
         fighters = ~T.healer[:N]
         assert torch.equal((avail[..., 6:] > 0)[:, fighters], in_range[:, fighters])
+        # ground units stay on walkable terrain (corridor) and inside the playable box
+        x0, y0, x1, y1 = T.box
+        assert ((s.x >= x0) & (s.x <= x1) & (s.y >= y0) & (s.y <= y1)).all()
+        if T.walkable is not None:
+            assert (walkable(T.walkable, s.x, s.y) | T.air).all()
         # observations of the dead are zero
         obs = env.get_obs()
         assert (obs[~alive] == 0).all() and torch.isfinite(obs).all() and torch.isfinite(env.get_state()).all()

@@ -29,6 +29,8 @@ def start_positions(tables: BattleTables, cfg: StarCraftConfig, batch: int,
     pos = torch.where(swap, 2 * centre - pos, pos)
     ap = torch.where(swap[:, 0], 2 * centre - ap, ap)
     shift = (u[:, 1:] * 2 - 1).view(batch, 2, 2) * cfg.start_jitter  # [B, team, 2]
+    if tables.walkable is not None:  # terrain maps: slide along the diagonal corridor, never into walls
+        shift = shift[..., :1].expand(-1, -1, 2)
     team = (~tables.is_ally).long()  # [U]
     pos = pos + shift[:, team]
     ap = ap + shift[:, 0]
