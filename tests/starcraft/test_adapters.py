@@ -18,6 +18,8 @@ def test_pettingzoo_parallel_api():
     assert set(obs) == {"agent_0", "agent_1", "agent_2"}
     assert obs["agent_0"]["observation"].shape == (30,)
     assert env.state().shape == (48,)
+    frame = env.render()
+    assert frame.ndim == 3 and frame.shape[-1] == 3 and frame.dtype.name == "uint8"
 
 
 def test_pettingzoo_episode_ends_for_everyone():

@@ -30,8 +30,8 @@ def apply_orders(s: BattleState, actions: torch.Tensor, T: BattleTables, move_am
     mode = mode * s.alive[:, :A]
     s.mode = torch.cat([mode, s.mode[:, A:]], 1)
     s.target = torch.cat([torch.where(is_attack, target, s.target[:, :A]), s.target[:, A:]], 1)
-    s.goal_x = torch.cat([s.x[:, :A] + T.move_dx[a] * move_amount, s.goal_x[:, A:]], 1)
-    s.goal_y = torch.cat([s.y[:, :A] + T.move_dy[a] * move_amount, s.goal_y[:, A:]], 1)
+    s.goal_x = torch.cat([s.x[:, :A] + T.move_dx.take(a) * move_amount, s.goal_x[:, A:]], 1)
+    s.goal_y = torch.cat([s.y[:, :A] + T.move_dy.take(a) * move_amount, s.goal_y[:, A:]], 1)
     s.last_action = a
 
 

@@ -64,7 +64,8 @@ def enemy_targets(s: BattleState, T: BattleTables, threat0: torch.Tensor, e_targ
     if T.enemy_healer:
         keep = keep & (e_target < A)
     if T.ally_healer:  # switch to a medivac that comes into scan range
-        keep = keep & ~(has & T.healer[best] & ~T.healer[cur.squeeze(-1)])
+        healer = T.healer[:A]
+        keep = keep & ~(has & healer.take(best) & ~healer.take(cur.squeeze(-1)))
     target = torch.where(keep, e_target, best)
     engaged = keep | has
     if T.enemy_healer:

@@ -76,11 +76,13 @@ class StarCraftParallelEnv(ParallelEnv):
         return self.env.get_state()[0].cpu().numpy()
 
     def render(self):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
         from .render import render_frame
 
-        fig = render_frame(self.env, 0)
-        fig.canvas.draw()
-        return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+        canvas = FigureCanvasAgg(render_frame(self.env, 0))
+        canvas.draw()
+        return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
     def close(self):
         pass
