@@ -1,6 +1,7 @@
 """The focus-fire heuristic beats random play clearly on 3m (1,000 battles in one batch).
 
-Measured (seed 0, random starts with start_jitter=1): heuristic ~0.59, random 0.00.
+Measured (seed 0, random starts with start_jitter=1): heuristic 0.68, random 0.00
+(with the default start_jitter=2: 0.62 and 0.00).
 """
 import torch
 
