@@ -14,7 +14,7 @@ from qtran_lib.envs.starcraft import heuristic_actions, random_actions
 
 @pytest.mark.parametrize("name", ["3m", "2s3z", "MMM2", "bane_vs_bane"])
 def test_batch_equals_one_at_a_time(name):
-    B = 5
+    B = 4
     env = make_env(f"starcraft:{name}", batch_size=B, seed=3, random_start=True)
     env.reset()
     start = env.get_battle_state()
@@ -24,7 +24,7 @@ def test_batch_equals_one_at_a_time(name):
         e.reset()
         e.set_battle_state(start.rows(slice(b, b + 1)))
         singles.append(e)
-    for _ in range(25):
+    for _ in range(20):
         if not env.active.any():
             break
         obs = env.get_obs()
