@@ -77,6 +77,8 @@ class TrainConfig:
     """adam or rmsprop."""
     lr: float = 5e-4
     """Learning rate."""
+    lr_final_fraction: float = 1.0
+    """Anneal the learning rate linearly to lr * this fraction by the end of training (1.0: constant)."""
     optim_alpha: float = 0.99
     """RMSprop smoothing constant."""
     optim_eps: float = 1e-5
@@ -117,6 +119,7 @@ class TrainConfig:
             (0.0 <= self.epsilon_finish <= 1.0 and 0.0 <= self.epsilon_start <= 1.0, "epsilon values must lie in [0, 1]"),
             (0.0 <= self.gamma <= 1.0, f"gamma must lie in [0, 1], got {self.gamma}"),
             (self.lr > 0, f"lr must be positive, got {self.lr}"),
+            (0.0 < self.lr_final_fraction <= 1.0, f"lr_final_fraction must lie in (0, 1], got {self.lr_final_fraction}"),
             (self.target_update_interval > 0, "target_update_interval must be positive"),
         ]
         for ok, msg in checks:

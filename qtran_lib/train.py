@@ -121,6 +121,8 @@ def train(config: TrainConfig | dict, out: str | Path | None = None, resume: str
             "env_rng": env.generator.get_state(), "test_env_rng": test_env.generator.get_state(),
             "explore_rng": explore_gen.get_state(), "sample_rng": sample_gen.get_state(),
             "counters": dict(counters), "metrics": metrics,
+            # the partial averages of the next metrics row, so a resumed run logs the same numbers
+            "recent_returns": list(recent_returns), "recent_terms": list(recent_terms),
         }, out_dir / "checkpoint.pt")
 
     from tqdm.auto import tqdm
@@ -130,6 +132,8 @@ def train(config: TrainConfig | dict, out: str | Path | None = None, resume: str
     bar = tqdm(total=total, initial=min(learner.n_updates if by_updates else counters["t_env"], total),
                disable=not progress, desc=f"{cfg.algo} on {cfg.env}", unit="update" if by_updates else "step")
     recent_returns, recent_terms = [], []
+    if ckpt is not None:
+        recent_returns, recent_terms = list(ckpt.get("recent_returns", [])), list(ckpt.get("recent_terms", []))
     start = time.perf_counter() - counters["wall"]
     iterations_here = 0
     full = _full_batch(cfg, env)
@@ -150,6 +154,7 @@ def train(config: TrainConfig | dict, out: str | Path | None = None, resume: str
         counters["iteration"] += 1
         iterations_here += 1
         recent_returns.append(stats["return"].cpu())
+        set_learning_rate(learner, cfg, counters["t_env"])
         if full is not None:
             recent_terms.append(learner.train_step(full))
         elif buffer.can_sample(cfg.batch_size):
@@ -198,6 +203,16 @@ def train(config: TrainConfig | dict, out: str | Path | None = None, resume: str
         tables = q_tables(learner, env)
         (out_dir / "q_tables.json").write_text(json.dumps(tables.to_json(), indent=1))
     return result
+
+
+def set_learning_rate(learner: Learner, cfg: TrainConfig, t_env: int) -> None:
+    """Linear annealing from lr to lr * lr_final_fraction over the run (by updates or env steps)."""
+    if cfg.lr_final_fraction == 1.0:
+        return
+    progress = learner.n_updates / cfg.max_updates if cfg.max_updates > 0 else t_env / cfg.t_max
+    lr = cfg.lr * (1.0 - (1.0 - cfg.lr_final_fraction) * min(progress, 1.0))
+    for group in learner.optimizer.param_groups:
+        group["lr"] = lr
 
 
 def _full_batch(cfg: TrainConfig, env):

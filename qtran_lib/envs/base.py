@@ -144,10 +144,12 @@ class MultiAgentEnv(abc.ABC):
             raise InvalidActionError(f"actions are on {actions.device} but the environment runs on {self.device}")
         act = actions.long()
         rows = self.active  # [B]
-        a = act[rows]
+        all_rows = bool(rows.all())  # the common case: skip the (slow) boolean row selection
+        a = act if all_rows else act[rows]
         if a.numel() and (int(a.min()) < 0 or int(a.max()) >= info.n_actions):
             raise InvalidActionError(f"action indices must lie in [0, {info.n_actions - 1}], got values in [{int(a.min())}, {int(a.max())}]")
-        avail = self.get_avail_actions()[rows]  # [B', N, A]
+        avail = self.get_avail_actions()
+        avail = avail if all_rows else avail[rows]  # [B', N, A]
         if a.numel():
             chosen = avail.gather(-1, a.unsqueeze(-1)).squeeze(-1)  # [B', N]
             if bool((chosen <= 0).any()):
