@@ -63,4 +63,6 @@ def nopt_min_loss(q_transformed_cf: torch.Tensor, q_jt_cf: torch.Tensor, v_jt: t
     """
     gap = q_transformed_cf - q_jt_cf.detach() + v_jt[..., None, None]  # [B, T, N, A]
     gap = gap.masked_fill(avail <= 0, float("inf"))
-    return masked_mean(gap.min(dim=-1).values ** 2, mask)  # mean over B, T (valid) and N
+    smallest = gap.min(dim=-1).values  # [B, T, N]; inf at padded steps, where no action is available
+    smallest = smallest.masked_fill(~torch.isfinite(smallest), 0.0)  # else inf * mask 0 = NaN
+    return masked_mean(smallest ** 2, mask)  # mean over B, T (valid) and N
