@@ -62,7 +62,7 @@ def parse_overrides(items: list[str]) -> dict:
     return out
 
 
-def config_from_args(args) -> "object":
+def config_from_args(args) -> object:
     values: dict = {}
     env = args.env
     if args.config:

@@ -103,7 +103,7 @@ class TrainConfig:
     tensorboard: bool = False
     """Also write TensorBoard event files (needs the tensorboard package)."""
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         if self.algo not in ALGORITHMS:
             raise ValueError(f"unknown algorithm {self.algo!r}; choose one of {', '.join(ALGORITHMS)}")
         checks = [

@@ -67,7 +67,7 @@ def test_invalid_actions_raise_clear_errors(actions, message):
 def test_episode_limit_truncates_and_freezes_finished_episodes():
     env = CoordinationChain(batch_size=2)
     env.reset()
-    for t in range(3):
+    for _ in range(3):
         reward, terminated, info = env.step(torch.tensor([[1, 1], [0, 1]]))
         assert reward.tolist() == [1.0, 0.0]
     assert info["truncated"].all() and not terminated.any() and not info["active"].any()

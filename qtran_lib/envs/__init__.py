@@ -5,7 +5,7 @@ Factories import their module lazily so optional pieces cost nothing until used.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .base import EnvInfo, InvalidActionError, MultiAgentEnv
 

@@ -147,7 +147,8 @@ class MultiAgentEnv(abc.ABC):
         all_rows = bool(rows.all())  # the common case: skip the (slow) boolean row selection
         a = act if all_rows else act[rows]
         if a.numel() and (int(a.min()) < 0 or int(a.max()) >= info.n_actions):
-            raise InvalidActionError(f"action indices must lie in [0, {info.n_actions - 1}], got values in [{int(a.min())}, {int(a.max())}]")
+            raise InvalidActionError(f"action indices must lie in [0, {info.n_actions - 1}], "
+                                     f"got values in [{int(a.min())}, {int(a.max())}]")
         avail = self.get_avail_actions()
         avail = avail if all_rows else avail[rows]  # [B', N, A]
         if a.numel():
