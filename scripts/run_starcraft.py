@@ -1,0 +1,210 @@
+"""Regenerate results/starcraft/: train the (algorithm x map x seed) grid, then tabulate and plot it.
+
+Used by book/06_starcraft. Every cell is one ``train`` run of the map's preset
+(``qtran_lib/configs/starcraft_<map>.yaml`` when it exists, else ``starcraft.yaml``) written to
+``results/starcraft/<map>/<algo>/seed_<s>/`` (config.yaml, metrics.csv; checkpoint.pt stays out of git).
+A cell whose metrics.csv already reaches t_max is skipped; one with a checkpoint continues from it
+(bit-exactly, so a run extended from 60k to 120k steps equals a fresh 120k run).
+
+    python scripts/run_starcraft.py                          # the grid below, then the report
+    python scripts/run_starcraft.py --maps 3m --algos qmix --seeds 0-4
+    python scripts/run_starcraft.py --report-only            # table, figures and README from metrics.csv
+
+The report (``summary.csv``, ``summary.md``, ``<map>_win_rate.png``, ``README.md``) is built only from
+the metrics.csv files on disk: every number in it comes from a committed run.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from qtran_lib.config import ALGORITHMS, PRESET_DIR, load_yaml, make_config  # noqa: E402
+from qtran_lib.plotting import bootstrap_ci, final_values, load_sweep, plot_learning_curves  # noqa: E402
+from qtran_lib.sweep import parse_seeds  # noqa: E402
+
+OUT = ROOT / "results" / "starcraft"
+# The grid in order of priority (the 2-core machine fits the first rows in about an hour).
+GRID = [
+    ("3m", ("qmix", "qtran_base"), "0-2"),
+    ("3m", ("vdn", "iql", "qtran_alt"), "0-2"),
+    ("8m", ("qmix", "qtran_base"), "0-2"),
+    ("2s3z", ("qmix", "qtran_base"), "0-2"),
+]
+ORDER = {a: i for i, a in enumerate(("iql", "vdn", "qmix", "qtran_base", "qtran_alt"))}
+
+
+def preset_for(map_name: str) -> dict:
+    name = f"starcraft_{map_name}"
+    values = load_yaml(name if (PRESET_DIR / f"{name}.yaml").exists() else "starcraft")
+    values["env"] = f"starcraft:{map_name}"
+    return values
+
+
+def is_complete(run: Path, t_max: int) -> bool:
+    m = run / "metrics.csv"
+    if not m.exists():
+        return False
+    with open(m, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return bool(rows) and int(rows[-1]["t_env"]) >= t_max and rows[-1]["test_won_mean"] != ""
+
+
+def _cell(job: tuple[dict, str]) -> str:
+    """Train one cell in a worker process (one torch thread); continue from its checkpoint if it has one."""
+    cfg_dict, out = job
+    import torch
+
+    torch.set_num_threads(1)
+    from qtran_lib.train import train
+
+    ckpt = Path(out) / "checkpoint.pt"
+    start = time.perf_counter()
+    try:  # a checkpoint of the same run with a smaller t_max continues bit-exactly (train's resume)
+        train(cfg_dict, out=out, resume=ckpt if ckpt.exists() else None, progress=False)
+    except Exception as e:  # keep the other cells going
+        return f"{out}: error {type(e).__name__}: {e}"
+    return f"{out}: done in {time.perf_counter() - start:.0f} s"
+
+
+def train_cells(cells: list[tuple[str, str, int]], workers: int, overrides: dict) -> None:
+    """Train every (map, algo, seed) cell whose metrics.csv does not reach t_max yet."""
+    import multiprocessing as mp
+
+    jobs = []
+    for map_name, algo, seed in cells:
+        cfg = make_config({**preset_for(map_name), **overrides}, algo=algo, seed=seed)
+        out = OUT / map_name / algo / f"seed_{seed}"
+        if not is_complete(out, cfg.t_max):
+            jobs.append((cfg.to_dict(), str(out)))
+    print(f"[{time.strftime('%H:%M:%S')}] {len(jobs)} of {len(cells)} cells to train", flush=True)
+    if not jobs:
+        return
+    with mp.get_context("spawn").Pool(min(workers, len(jobs))) as pool:
+        for msg in pool.imap_unordered(_cell, jobs):
+            print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def report() -> list[dict]:
+    """summary.csv, summary.md, one win-rate figure per map and README.md from the metrics on disk."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = []
+    maps = sorted(p.name for p in OUT.iterdir() if p.is_dir() and any(p.glob("*/seed_*/metrics.csv")))
+    for map_name in maps:
+        sweep = load_sweep(OUT / map_name)
+        sweep = {a: sweep[a] for a in sorted(sweep, key=lambda a: ORDER.get(a, 99))}
+        for algo, runs in sweep.items():
+            won = final_values(runs, "test_won_mean")
+            ret = final_values(runs, "test_return_mean")
+            mean, low, high = bootstrap_ci(won)
+            walls = [m["wall_time"][-1] for m in runs.values()]
+            rows.append({"map": map_name, "algo": algo, "seeds": " ".join(str(s) for s in sorted(runs)),
+                         "n": len(runs), "t_env": int(min(m["t_env"][-1] for m in runs.values())),
+                         "final_win_rate": round(float(mean), 4), "ci_low": round(float(low), 4),
+                         "ci_high": round(float(high), 4), "per_seed": " ".join(f"{w:.4f}" for w in won),
+                         "final_test_return": round(float(ret.mean()), 4),
+                         "wall_time_s": round(float(sum(walls) / len(walls)), 1)})
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        plot_learning_curves(sweep, key="test_won_mean", ax=ax, title=f"starcraft:{map_name}")
+        ax.set_ylabel("test win rate")
+        ax.set_ylim(-0.02, 1.02)
+        fig.tight_layout()
+        fig.savefig(OUT / f"{map_name}_win_rate.png", dpi=120)
+        plt.close(fig)
+    with open(OUT / "summary.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    table = ["| map | algorithm | final test win rate, mean [95 % CI] | per seed | final test return | seeds | "
+             "env steps | wall time per run (s) |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        table.append(f"| {r['map']} | {r['algo']} | {r['final_win_rate']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
+                     f" | {r['per_seed']} | {r['final_test_return']:.2f} | {r['n']} | {r['t_env']} | "
+                     f"{r['wall_time_s']:.0f} |")
+    (OUT / "summary.md").write_text("\n".join(table) + "\n")
+    ran = {(r["map"], r["algo"]) for r in rows}
+    planned = [(m, a) for m, algos, _ in GRID for a in algos]
+    not_run = [f"{a} on {m}" for m, a in planned if (m, a) not in ran]
+    figures = "\n".join(f"![{m}]({m}_win_rate.png)" for m in maps)
+    (OUT / "README.md").write_text(README.format(table="\n".join(table), figures=figures,
+                                                  not_run=", ".join(not_run) or "none"))
+    return rows
+
+
+README = """# StarCraft-like micromanagement results
+
+Generated by `scripts/run_starcraft.py` (do not edit by hand; rerun the script). Used by
+`book/06_starcraft.ipynb`.
+
+## Regenerate
+
+```bash
+python scripts/run_starcraft.py                 # train every missing cell of the grid, then the report
+python scripts/run_starcraft.py --report-only   # summary.csv, summary.md, figures, this README
+```
+
+One cell is the CLI run
+`python -m qtran_lib train --config starcraft --algo qmix --env starcraft:3m --seed 0 --out DIR`
+(preset `qtran_lib/configs/starcraft.yaml`, or `starcraft_<map>.yaml` where one exists). The script runs
+two cells at a time in separate processes with one torch thread each, on a shared
+2-core CPU machine; the wall times below were measured there with other jobs competing for the cores.
+
+## Protocol
+
+- Batched simulator `starcraft:<map>` with randomised starts (`random_start: true, start_jitter: 1.0`):
+  jittered formations, sides swapped with probability 1/2. Enemy: the simulator's scripted AI.
+- RNN agents (GRU, hidden 64) with last action and agent id; 32 battles per iteration, 8 updates of 32
+  episodes each per iteration, Adam 5e-4, epsilon 1 -> 0.05 over 15k steps, 120k steps per run, target copy every 100 updates.
+- Final test win rate: greedy policy, 32 test battles at the last evaluation; mean over seeds with a
+  95 % percentile-bootstrap CI over seeds (`qtran_lib.plotting.bootstrap_ci`). With 3 seeds the CI is
+  coarse. The scripted focus-fire heuristic wins 68 % of 3m battles under these starts, random play 0 %.
+- These are **not** SMAC numbers: the simulator re-creates SMAC's interface and unit stats, not the
+  SC2 engine, and training is ~17x shorter than SMAC's 2M steps.
+
+## Final test win rates
+
+{table}
+
+Not run (compute): {not_run}; 3s5z, 5m_vs_6m and MMM2 for every algorithm.
+
+## Learning curves (test win rate, mean and 95 % bootstrap band over seeds)
+
+{figures}
+"""
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--maps", help="comma-separated maps (default: the grid in this file)")
+    p.add_argument("--algos", help=f"comma-separated algorithms from {', '.join(ALGORITHMS)}")
+    p.add_argument("--seeds", help="seed range like 0-2 or a list like 0,3")
+    p.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
+    p.add_argument("--report-only", action="store_true", help="only rebuild the table, figures and README")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides for every cell")
+    args = p.parse_args(argv)
+    if not args.report_only:
+        overrides = dict(o.split("=", 1) for o in args.overrides)
+        if args.maps or args.algos or args.seeds:
+            grid = [(m, tuple((args.algos or "qmix,qtran_base").split(",")), args.seeds or "0-2")
+                    for m in (args.maps or "3m").split(",")]
+        else:
+            grid = GRID
+        cells = [(m, a, s) for m, algos, seeds in grid for a in algos for s in parse_seeds(seeds)]
+        train_cells(cells, args.workers, overrides)
+    for r in report():
+        print(f"{r['map']:>5} {r['algo']:>10}: win {r['final_win_rate']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
+              f" (n={r['n']}), {r['wall_time_s']:.0f} s per run")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
