@@ -60,10 +60,12 @@ def q_tables(learner, env) -> QTables:
     qs, hs, ss = q.expand(m, n, a), h.expand(m, n, h.shape[-1]), state.expand(m, info.state_dim)
     q_jt = learner.joint_q(qs, hs, joint, ss)  # [A^N]
     q_sum = transformed_q(qs.gather(-1, joint.unsqueeze(-1)).squeeze(-1))  # [A^N]
-    v = float(learner.v_jt(h, state).reshape(-1)[0])
+    unscale = 1.0 / getattr(learner, "reward_scale", 1.0)  # report values in payoff units
+    v = float(learner.v_jt(h, state).reshape(-1)[0]) * unscale
     shape = (a,) * n
     greedy = tuple(int(x) for x in greedy_actions(q[0], avail[0]))
-    return QTables(env.payoff.cpu(), q[0].cpu(), q_jt.reshape(shape).cpu(), q_sum.reshape(shape).cpu(), v, greedy)
+    return QTables(env.payoff.cpu(), q[0].cpu() * unscale, q_jt.reshape(shape).cpu() * unscale,
+                   q_sum.reshape(shape).cpu() * unscale, v, greedy)
 
 
 def format_table(t: torch.Tensor, labels: str = "ABCDEFGHIJKLMNOPQRSTU") -> str:

@@ -85,6 +85,8 @@ class TrainConfig:
     """Optimiser epsilon."""
     gamma: float = 0.99
     """Discount factor."""
+    reward_scale: float = 1.0
+    """Multiply rewards before learning (Q tables report payoff units); 0 = auto: matrix payoffs beyond +-30 shrink to +-30."""
     grad_norm_clip: float = 10.0
     """Clip the global gradient L2 norm to this value."""
     target_update_interval: int = 200
@@ -119,6 +121,7 @@ class TrainConfig:
             (0.0 <= self.epsilon_finish <= 1.0 and 0.0 <= self.epsilon_start <= 1.0, "epsilon values must lie in [0, 1]"),
             (0.0 <= self.gamma <= 1.0, f"gamma must lie in [0, 1], got {self.gamma}"),
             (self.lr > 0, f"lr must be positive, got {self.lr}"),
+            (self.reward_scale >= 0, f"reward_scale must be >= 0 (0 = auto), got {self.reward_scale}"),
             (0.0 < self.lr_final_fraction <= 1.0, f"lr_final_fraction must lie in (0, 1], got {self.lr_final_fraction}"),
             (self.target_update_interval > 0, "target_update_interval must be positive"),
         ]

@@ -93,6 +93,7 @@ def train(config: TrainConfig | dict, out: str | Path | None = None, resume: str
     test_env = make_env(cfg.env, batch_size=cfg.test_episodes, device=device, seed=cfg.seed + 100_003, **cfg.env_args)
     info = env.env_info()
     learner = make_learner(cfg, info, device)
+    learner.reward_scale = resolve_reward_scale(cfg, env)
     buffer = EpisodeBuffer(info, cfg.buffer_size, device)
     explore_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
     sample_gen = torch.Generator().manual_seed(cfg.seed + 2)
@@ -203,6 +204,14 @@ def train(config: TrainConfig | dict, out: str | Path | None = None, resume: str
         tables = q_tables(learner, env)
         (out_dir / "q_tables.json").write_text(json.dumps(tables.to_json(), indent=1))
     return result
+
+
+def resolve_reward_scale(cfg: TrainConfig, env) -> float:
+    """reward_scale=0 means auto: shrink matrix payoffs beyond +-30 to that range (Adam then fits them in the same time)."""
+    if cfg.reward_scale > 0:
+        return cfg.reward_scale
+    peak = float(env.payoff.abs().max()) if hasattr(env, "payoff") else 0.0
+    return 30.0 / peak if peak > 30.0 else 1.0
 
 
 def set_learning_rate(learner: Learner, cfg: TrainConfig, t_env: int) -> None:

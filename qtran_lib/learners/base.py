@@ -33,6 +33,7 @@ class Learner:
             self.optimizer = torch.optim.RMSprop(self.params, lr=cfg.lr, alpha=cfg.optim_alpha, eps=cfg.optim_eps,
                                                  foreach=True)
         self.n_updates = 0
+        self.reward_scale = cfg.reward_scale or 1.0  # train() resolves reward_scale=0 (auto) per env
 
     # ---- to be defined by each algorithm -----------------------------------------------------
     def build_mixer(self) -> nn.Module:
@@ -88,6 +89,8 @@ class Learner:
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One gradient step on a batch of episodes; returns the loss terms as floats."""
+        if self.reward_scale != 1.0:
+            batch = {**batch, "reward": batch["reward"] * self.reward_scale}
         terms = self.losses(batch)
         self.optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()
