@@ -40,7 +40,10 @@ def plot_tables(tables: dict, marks: dict | None = None, title: str | None = Non
         ax.imshow(t.numpy(), cmap=cmap, norm=norm)
         for (r, c), v in ((rc, float(t[rc])) for rc in ((r, c) for r in range(t.shape[0]) for c in range(t.shape[1]))):
             strong = abs(v) > 0.6 * span
-            ax.text(c, r, fmt.format(v + 0.0), ha="center", va="center", fontsize=9,
+            label = fmt.format(v)
+            if label.lstrip("-").strip("0.") == "":  # -0.00 -> 0.00
+                label = label.lstrip("-")
+            ax.text(c, r, label, ha="center", va="center", fontsize=9,
                     color="white" if strong else "black")
         if name in marks and marks[name] is not None:
             r, c = marks[name]
@@ -61,8 +64,9 @@ def plot_q_tables(tables, which=("payoff", "q_jt", "q_sum"), title: str | None =
 
     The greedy joint action (argmax of each agent's Q_i) is outlined in gold on every panel.
     """
-    names = {"payoff": "payoff r(u)", "q_jt": "Q_jt(u)", "q_sum": "Q'_jt(u) = sum_i Q_i(u_i)",
-             "gap": "Q'_jt - Q_jt + V_jt"}
+    names = {"payoff": r"payoff $r(\mathbf{u})$", "q_jt": r"$Q_{\rm jt}(\mathbf{u})$",
+             "q_sum": r"$Q'_{\rm jt}(\mathbf{u}) = \sum_i Q_i(u_i)$",
+             "gap": r"$Q'_{\rm jt} - Q_{\rm jt} + V_{\rm jt}$"}
     panels = {names.get(w, w): getattr(tables, w) for w in which}
     marks = dict.fromkeys(panels, tables.greedy_action)
     return plot_tables(panels, marks=marks, title=title, **kw)
