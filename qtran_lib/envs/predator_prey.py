@@ -139,7 +139,8 @@ class PredatorPrey(MultiAgentEnv):
         else:
             terminal = torch.zeros_like(caught_any)
             self._respawn(captured)
-        return reward, terminal, {"captures": captured.sum(-1).float(), "lone": ((counts == 1) & live.unsqueeze(-1)).sum(-1).float()}
+        lone = ((counts == 1) & live.unsqueeze(-1)).sum(-1).float()  # [B] prey with a lone predator
+        return reward, terminal, {"captures": captured.sum(-1).float(), "lone": lone}
 
     def _respawn(self, captured: torch.Tensor) -> None:
         """Move every captured prey to a random empty cell (endless mode)."""

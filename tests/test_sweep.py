@@ -1,0 +1,62 @@
+"""Seed parsing and a tiny (algo x seed) sweep through the CLI with two worker processes."""
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qtran_lib.sweep import format_results, parse_seeds, run_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = dict(env="gaussian_squeeze:n_agents=3", agent="mlp", obs_last_action=False, hidden_dim=16, qtran_embed_dim=16,
+            t_max=256, batch_size_run=32, batch_size=32, buffer_size=64, test_interval=128, test_episodes=32,
+            log_interval=128, device="cpu")
+
+
+def test_parse_seeds():
+    assert parse_seeds("0-4") == [0, 1, 2, 3, 4]
+    assert parse_seeds("0,3,7") == [0, 3, 7]
+    assert parse_seeds("1-2,5") == [1, 2, 5]
+    assert parse_seeds(3) == [3]
+    for bad in ("", "a-b", "4-1", "1,1", "0-"):
+        with pytest.raises(ValueError):
+            parse_seeds(bad)
+
+
+def test_run_sweep_in_process_writes_one_folder_per_cell(tmp_path):
+    table = run_sweep(TINY, ["vdn", "qtran_base"], [0, 1], tmp_path, workers=1)
+    rows = list(csv.DictReader(open(tmp_path / "results.csv")))
+    assert [(r["algo"], r["seed"]) for r in rows] == [("qtran_base", "0"), ("qtran_base", "1"), ("vdn", "0"), ("vdn", "1")]
+    assert all(r["status"] == "ok" and float(r["t_env"]) >= 256 for r in rows)
+    for r in rows:
+        assert (Path(r["run_dir"]) / "metrics.csv").exists()
+    assert "| vdn | 1 |" in table
+
+
+def test_failed_cell_is_reported_not_raised(tmp_path):
+    from qtran_lib.sweep import _run_cell
+
+    row = _run_cell(({**TINY, "algo": "vdn", "seed": 0, "env": "gaussian_squeeze:bogus"}, str(tmp_path / "x")))
+    assert row["status"].startswith("error: ValueError")
+    assert "error" in format_results([row])
+
+
+def test_bad_sweep_arguments():
+    with pytest.raises(ValueError):
+        run_sweep(TINY, [], [0], "unused")
+    with pytest.raises(ValueError, match="unknown algorithm"):
+        run_sweep(TINY, ["nope"], [0], "unused")
+
+
+def test_cli_sweep_with_two_workers(tmp_path):
+    out = tmp_path / "sweep"
+    overrides = [f"{k}={v}" for k, v in TINY.items() if k != "env"]
+    proc = subprocess.run([sys.executable, "-m", "qtran_lib", "sweep", "--algos", "vdn,qmix", "--env", TINY["env"],
+                           "--seeds", "0-1", "--workers", "2", "--out", str(out), *overrides],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert len(rows) == 4 and {r["algo"] for r in rows} == {"vdn", "qmix"}
+    assert all(r["status"] == "ok" for r in rows)
+    assert (out / "qmix" / "seed_1" / "metrics.csv").exists()
