@@ -25,10 +25,23 @@ def _run(job):
     return job, t.greedy_action, t.greedy_payoff, float((t.q_jt - t.payoff).abs().max())
 
 
+def random_game(seed: int, n_actions: int) -> str:
+    """A 2-agent game with integer payoffs in [-100, 100] and a unique optimum, as a CLI payoff string."""
+    g = torch.Generator().manual_seed(seed)
+    while True:
+        pay = (torch.rand(n_actions, n_actions, generator=g) * 200 - 100).round()
+        if (pay == pay.max()).sum() == 1:
+            return "matrix:" + ";".join(",".join(str(int(x)) for x in row) for row in pay)
+
+
+RANDOM_GAMES = [random_game(seed, n) for seed, n in ((1, 5), (2, 5), (3, 4), (4, 3))]
+
+
 @pytest.fixture(scope="module")
 def outcomes():
     jobs = [(a, "matrix:paper", s) for a in ("qtran_base", "qtran_alt", "vdn", "qmix") for s in SEEDS]
     jobs += [(a, "matrix:climbing", s) for a in ("qtran_base", "qtran_alt") for s in SEEDS]
+    jobs += [(a, game, 0) for a in ("qtran_base", "qtran_alt") for game in RANDOM_GAMES]
     with mp.get_context("spawn").Pool(2) as pool:
         return {job: rest for job, *rest in pool.map(_run, jobs)}
 
@@ -54,3 +67,17 @@ def test_vdn_and_qmix_miss_the_optimum(outcomes, algo):
     cells = _cells(outcomes, algo, "matrix:paper")
     misses = sum(c[0] != (0, 0) for c in cells)
     assert misses >= 8, f"{algo} found (A, A) in {10 - misses}/10 seeds"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algo", ["qtran_base", "qtran_alt"])
+@pytest.mark.parametrize("game", RANDOM_GAMES)
+def test_the_default_budget_suffices_for_large_random_games(outcomes, algo, game):
+    """The CLI's default (the matrix preset) converges on 2-agent games with up to 5 actions and |payoff| <= 100."""
+    from qtran_lib.envs.matrix_game import parse_payoff
+
+    payoff = parse_payoff(game.partition(":")[2])
+    optimum = tuple(int(i) for i in torch.unravel_index(payoff.argmax(), payoff.shape))
+    greedy, _, fit = outcomes[(algo, game, 0)]
+    assert greedy == optimum
+    assert fit < 1.0, f"largest |Q_jt - payoff| = {fit:.3f} on a game with |payoff| <= 100"
