@@ -13,6 +13,11 @@ import torch
 SEEDS = range(10)
 
 
+# The paper's protocol with 3000 full-batch updates (the 3x3 games settle well before that); the random
+# large games run with the preset's default budget, which is what `python -m qtran_lib train` uses.
+UPDATES = {"matrix:paper": 3000, "matrix:climbing": 3000}
+
+
 def _run(job):
     algo, env, seed = job
     torch.set_num_threads(1)
@@ -20,7 +25,9 @@ def _run(job):
     from qtran_lib.config import load_yaml, make_config
     from qtran_lib.train import train
 
-    result = train(make_config(load_yaml("matrix"), algo=algo, env=env, seed=seed), progress=False)
+    preset = load_yaml("matrix")
+    cfg = make_config(preset, algo=algo, env=env, seed=seed, max_updates=UPDATES.get(env, preset["max_updates"]))
+    result = train(cfg, progress=False)
     t = q_tables(result.learner, result.env)
     return job, t.greedy_action, t.greedy_payoff, float((t.q_jt - t.payoff).abs().max())
 
@@ -34,7 +41,7 @@ def random_game(seed: int, n_actions: int) -> str:
             return "matrix:" + ";".join(",".join(str(int(x)) for x in row) for row in pay)
 
 
-RANDOM_GAMES = [random_game(seed, n) for seed, n in ((1, 5), (2, 5), (3, 4), (4, 3))]
+RANDOM_GAMES = [random_game(seed, n) for seed, n in ((1, 5), (3, 4))]
 
 
 @pytest.fixture(scope="module")
