@@ -180,7 +180,7 @@ One cell is the CLI run
 `python -m qtran_lib train --config starcraft --algo qmix --env starcraft:3m --seed 0 --out DIR`
 (preset `qtran_lib/configs/starcraft.yaml`, or `starcraft_<map>.yaml` where one exists). The folder
 `3m_200k` holds the QMIX 3m runs continued from 120k to 200k steps (`t_max=200000`, resumed from their
-checkpoints, which equals training them from scratch). The script ran three cells at a time in
+checkpoints, which equals training them from scratch; their wall time includes the first 120k steps). The script ran three cells at a time in
 separate processes with one torch thread each, on a shared 2-core CPU machine; the wall times below
 were measured there with other jobs competing for the cores.
 
@@ -217,6 +217,7 @@ def main(argv=None) -> int:
     p.add_argument("--maps", help="comma-separated maps (default: the grid in this file)")
     p.add_argument("--algos", help=f"comma-separated algorithms from {', '.join(ALGORITHMS)}")
     p.add_argument("--seeds", help="seed range like 0-2 or a list like 0,3")
+    p.add_argument("--only", help="comma-separated result folders of GRID rows to train, e.g. 3m_200k")
     p.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
     p.add_argument("--report-only", action="store_true", help="only rebuild the table, figures and README")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides for every cell")
@@ -227,7 +228,7 @@ def main(argv=None) -> int:
             grid = [(m, m, tuple((args.algos or "qmix,qtran_base").split(",")), args.seeds or "0-2", {}, None)
                     for m in (args.maps or "3m").split(",")]
         else:
-            grid = GRID
+            grid = [row for row in GRID if not args.only or row[0] in args.only.split(",")]
         for folder, map_name, algos, seeds, row_overrides, continue_from in grid:
             train_cells(folder, map_name, algos, parse_seeds(seeds), args.workers, {**row_overrides, **overrides},
                         continue_from)
