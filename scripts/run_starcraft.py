@@ -180,7 +180,8 @@ One cell is the CLI run
 `python -m qtran_lib train --config starcraft --algo qmix --env starcraft:3m --seed 0 --out DIR`
 (preset `qtran_lib/configs/starcraft.yaml`, or `starcraft_<map>.yaml` where one exists). The folder
 `3m_200k` holds the QMIX 3m runs continued from 120k to 200k steps (`t_max=200000`, resumed from their
-checkpoints, which equals training them from scratch; their wall time includes the first 120k steps). The script ran three cells at a time in
+checkpoints, which equals training them from scratch; their wall time includes the first 120k
+steps). The script ran three cells at a time in
 separate processes with one torch thread each, on a shared 2-core CPU machine; the wall times below
 were measured there with other jobs competing for the cores.
 
