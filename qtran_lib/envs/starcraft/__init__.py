@@ -1,6 +1,6 @@
 """A batched, pure-PyTorch re-creation of SMAC's StarCraft II micromanagement battles.
 
-Introduced in book/07_starcraft. Thousands of battles advance together with tensor ops on
+Introduced in book/06_starcraft. Thousands of battles advance together with tensor ops on
 CPU or GPU, behind the library's batched env protocol (``qtran_lib/envs/base.py``)::
 
     env = make_env("starcraft:3m", batch_size=1024)     # or make_starcraft("3m", ...)

@@ -1,6 +1,6 @@
 """``StarCraftEnv``: SMAC-style micro battles, a whole batch stepped with tensor ops.
 
-Introduced in book/07_starcraft. Implements the library's batched protocol (``base.py``) on
+Introduced in book/06_starcraft. Implements the library's batched protocol (``base.py``) on
 top of the simulator in ``battle.py``. ``info`` of ``step`` holds ``battle_won``, ``draw``,
 ``dead_allies`` and ``dead_enemies`` [B] next to the base class's ``truncated`` and ``active``.
 """

@@ -1,6 +1,6 @@
 """Pictures of a battle: one frame as a matplotlib Figure, or an episode as an HTML/JS animation.
 
-Introduced in book/07_starcraft. matplotlib is imported only when a function here runs.
+Introduced in book/06_starcraft. matplotlib is imported only when a function here runs.
 Allies are blue, enemies red; each unit is a circle of its true radius with an HP bar
 (and a cyan shield bar for Protoss) above it; fallen units are faint crosses.
 """

@@ -1,6 +1,6 @@
 """Battle scenarios: SMAC's maps by name, or a user's YAML file.
 
-Introduced in book/07_starcraft. A scenario fixes the two armies, the episode limit, the
+Introduced in book/06_starcraft. A scenario fixes the two armies, the episode limit, the
 playable area and where each army starts; the simulator turns it into tensors.
 
 YAML schema (every key but ``allies``, ``enemies`` and ``episode_limit`` is optional)::

@@ -1,6 +1,6 @@
 """Unit types of the StarCraft II micro battles (SC2 Legacy-of-the-Void values).
 
-Introduced in book/07_starcraft. Times are in "faster" seconds, speeds in map units per
+Introduced in book/06_starcraft. Times are in "faster" seconds, speeds in map units per
 faster-second, ``radius`` is half the unit's footprint. The stalker's cooldown is the exact
 1.87 normal-speed seconds / 1.4 (the spec's 1.34 is that value rounded), so every weapon
 period is a whole, even number of game loops. The numbers follow the spec
