@@ -46,6 +46,6 @@ def run_episodes(env: MultiAgentEnv, learner, epsilon: float, generator: torch.G
         if not bool(active.any()):
             break
     stats = {"return": returns, "length": data["filled"].sum(1)}
-    if won.any() or "battle_won" in step_info:
+    if "battle_won" in step_info:  # only tasks with a win condition report it
         stats["battle_won"] = won.float()
     return data, stats
