@@ -24,6 +24,14 @@ def test_registry_defaults_to_mgs_with_ten_agents():
     assert make_env("gaussian_squeeze:gs,n_agents=4,obs_mode=own").env_info().obs_dim == 1
 
 
+def test_ego_observation_is_own_resource_then_everyones():
+    env = make_env("gaussian_squeeze:n_agents=4,obs_mode=ego", batch_size=2, seed=0)
+    obs, state, _ = env.reset()  # obs [B, N, 1 + N], state [B, N]
+    assert obs.shape == (2, 4, 5) and env.env_info().obs_dim == 5
+    assert torch.equal(obs[..., 0], state)  # slot 0: agent i's own x_i
+    assert torch.equal(obs[..., 1:], state[:, None, :].expand(-1, 4, -1))  # then the whole vector
+
+
 def test_reward_by_hand():
     env = GaussianSqueeze("mgs", n_agents=2, batch_size=2, seed=0)
     env.reset()

@@ -52,6 +52,7 @@ def test_reward_rules_by_hand():
     assert reward.tolist() == [1.0, -1.5, 0.0]
     assert term.tolist() == [True, False, False]
     assert info["captures"].tolist() == [1.0, 0.0, 0.0] and info["lone"].tolist() == [0.0, 1.0, 0.0]
+    assert info["battle_won"].tolist() == [True, False, False]  # a capture counts as a won episode
     assert env.active.tolist() == [False, True, True]
 
 

@@ -14,8 +14,11 @@ GS has one domain (mu, sigma) = (8, 0.5). MGS (the default) adds a wide, low dom
 a broad local optimum G ~ 5.05 at xi ~ 5.1 next to the narrow global optimum G ~ 8.01 at xi ~ 8.02.
 An additive (VDN) or monotonic (QMIX) decomposition tends to settle on the wide bump.
 
-Observation modes: ``full`` (the authors' code: every agent sees the whole vector x) and
-``own`` (agent i sees only x_i; with the agent-id one-hot added by the learner).
+Observation modes: ``full`` (the authors' code: every agent sees the whole vector x), ``ego``
+(the whole vector x with the agent's own x_i prepended) and ``own`` (agent i sees only
+x_i; with the agent-id one-hot added by the learner). ``ego`` carries exactly the information of
+``full`` plus the agent id, but a network shared by all agents can read x_i from a fixed input slot
+instead of having to pick it out with the id; the authors' per-agent networks get that for free.
 """
 from __future__ import annotations
 
@@ -50,8 +53,8 @@ class GaussianSqueeze(MultiAgentEnv):
         super().__init__(batch_size, device, seed)
         if variant not in DOMAINS:
             raise ValueError(f"unknown Gaussian squeeze variant {variant!r}; choose one of {', '.join(DOMAINS)}")
-        if obs_mode not in ("full", "own"):
-            raise ValueError(f"obs_mode must be 'full' or 'own', got {obs_mode!r}")
+        if obs_mode not in ("full", "ego", "own"):
+            raise ValueError(f"obs_mode must be 'full', 'ego' or 'own', got {obs_mode!r}")
         if n_agents < 1 or n_actions < 2:
             raise ValueError(f"need n_agents >= 1 and n_actions >= 2, got {n_agents}, {n_actions}")
         if not x_max > 0:
@@ -61,7 +64,7 @@ class GaussianSqueeze(MultiAgentEnv):
         self.x = torch.zeros(batch_size, n_agents, device=self.device)  # [B, N] private resource levels
 
     def env_info(self) -> EnvInfo:
-        obs_dim = self.n_agents if self.obs_mode == "full" else 1
+        obs_dim = {"full": self.n_agents, "ego": self.n_agents + 1, "own": 1}[self.obs_mode]
         return EnvInfo(self.n_agents, self.n_actions, obs_dim=obs_dim, state_dim=self.n_agents, episode_limit=1)
 
     def _reset(self) -> None:
@@ -78,6 +81,9 @@ class GaussianSqueeze(MultiAgentEnv):
     def get_obs(self):
         if self.obs_mode == "full":
             return self.x.unsqueeze(1).expand(-1, self.n_agents, -1).clone()  # [B, N, N]
+        if self.obs_mode == "ego":
+            everyone = self.x.unsqueeze(1).expand(-1, self.n_agents, -1)  # [B, N, N]
+            return torch.cat([self.x.unsqueeze(-1), everyone], -1)  # [B, N, 1 + N]
         return self.x.unsqueeze(-1).clone()  # [B, N, 1]
 
     def get_state(self):

@@ -140,7 +140,8 @@ class PredatorPrey(MultiAgentEnv):
             terminal = torch.zeros_like(caught_any)
             self._respawn(captured)
         lone = ((counts == 1) & live.unsqueeze(-1)).sum(-1).float()  # [B] prey with a lone predator
-        return reward, terminal, {"captures": captured.sum(-1).float(), "lone": lone}
+        # battle_won: the runner ORs it over the episode, so test_won_mean is the capture rate
+        return reward, terminal, {"captures": captured.sum(-1).float(), "lone": lone, "battle_won": caught_any}
 
     def _respawn(self, captured: torch.Tensor) -> None:
         """Move every captured prey to a random empty cell (endless mode)."""
