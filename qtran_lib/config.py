@@ -85,6 +85,8 @@ class TrainConfig:
     """Optimiser epsilon."""
     gamma: float = 0.99
     """Discount factor."""
+    td_lambda: float = 0.0
+    """TD(lambda) targets: 0 is the paper's one-step target; pymarl2 uses 0.6 on SMAC."""
     reward_scale: float = 1.0
     """Multiply rewards before learning (Q tables report payoff units); 0 = auto: matrix payoffs beyond +-30 shrink to +-30."""
     grad_norm_clip: float = 10.0
@@ -120,6 +122,7 @@ class TrainConfig:
             (self.buffer_size >= self.batch_size, f"buffer_size ({self.buffer_size}) must be >= batch_size ({self.batch_size})"),
             (0.0 <= self.epsilon_finish <= 1.0 and 0.0 <= self.epsilon_start <= 1.0, "epsilon values must lie in [0, 1]"),
             (0.0 <= self.gamma <= 1.0, f"gamma must lie in [0, 1], got {self.gamma}"),
+            (0.0 <= self.td_lambda <= 1.0, f"td_lambda must lie in [0, 1], got {self.td_lambda}"),
             (self.lr > 0, f"lr must be positive, got {self.lr}"),
             (self.reward_scale >= 0, f"reward_scale must be >= 0 (0 = auto), got {self.reward_scale}"),
             (0.0 < self.lr_final_fraction <= 1.0, f"lr_final_fraction must lie in (0, 1], got {self.lr_final_fraction}"),

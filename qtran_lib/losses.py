@@ -28,6 +28,30 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * m).sum() / m.sum().clamp(min=1.0)
 
 
+def td_targets(reward: torch.Tensor, terminated: torch.Tensor, mask: torch.Tensor, next_value: torch.Tensor,
+               gamma: float, lam: float = 0.0) -> torch.Tensor:
+    """The TD(lambda) target y_t = r_t + gamma (1 - d_t) [(1 - lambda) Q^-_{t+1} + lambda y_{t+1}].
+
+    ``next_value`` [B, T] (or [B, T, N]) is the bootstrap value Q^-(tau_{t+1}, u_{t+1}) of each
+    transition. lambda = 0 gives the one-step target r + gamma (1 - d) Q^- of the paper; larger
+    lambda mixes in longer returns (pymarl2 uses 0.6 on SMAC), which propagates a win's reward
+    back through a battle in fewer updates. Where the next transition is padding (the episode
+    was cut at the time limit) the recursion falls back to the bootstrap value.
+    """
+    one_step = reward + gamma * (1.0 - terminated) * next_value
+    if lam == 0.0:
+        return one_step
+    m = mask
+    while m.dim() < reward.dim():  # IQL / alt heads: [B, T] -> [B, T, 1]
+        m = m.unsqueeze(-1)
+    y = torch.empty_like(one_step)
+    y[:, -1] = one_step[:, -1]
+    for t in range(reward.shape[1] - 2, -1, -1):
+        later = m[:, t + 1] * y[:, t + 1] + (1.0 - m[:, t + 1]) * next_value[:, t]  # y_{t+1}, or Q^- at the end
+        y[:, t] = reward[:, t] + gamma * (1.0 - terminated[:, t]) * ((1.0 - lam) * next_value[:, t] + lam * later)
+    return y
+
+
 def td_loss(q_taken: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """L_td = (Q(tau, u) - y)^2 with y = r + gamma * Q^-(tau', u'), y held constant."""
     return masked_mean((q_taken - target.detach()) ** 2, mask)

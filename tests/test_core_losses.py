@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from qtran_lib.losses import masked_mean, nopt_loss, nopt_min_loss, opt_loss, td_loss
+from qtran_lib.losses import masked_mean, nopt_loss, nopt_min_loss, opt_loss, td_loss, td_targets
 from qtran_lib.transformation import (
     counterfactual_transformed_q,
     satisfies_theorem1,
@@ -25,6 +25,33 @@ def test_td_loss_by_hand():
     y = torch.tensor([[0.0, 4.0]])
     assert td_loss(q, y, torch.ones(1, 2)).item() == pytest.approx((1 + 4) / 2)
     assert td_loss(q, y, torch.tensor([[1.0, 0.0]])).item() == pytest.approx(1.0)
+
+
+def test_td_targets_lambda_zero_is_the_one_step_target():
+    r, d = torch.tensor([[1.0, 2.0, 3.0]]), torch.tensor([[0.0, 0.0, 1.0]])
+    nxt, m = torch.tensor([[10.0, 20.0, 30.0]]), torch.ones(1, 3)
+    assert torch.equal(td_targets(r, d, m, nxt, 0.5), r + 0.5 * (1 - d) * nxt)
+
+
+def test_td_targets_lambda_one_is_the_discounted_return():
+    r, d = torch.tensor([[1.0, 2.0, 3.0]]), torch.tensor([[0.0, 0.0, 1.0]])
+    nxt, m = torch.tensor([[10.0, 20.0, 30.0]]), torch.ones(1, 3)
+    y = td_targets(r, d, m, nxt, 0.5, lam=1.0)
+    assert y.tolist() == [[1 + 0.5 * 2 + 0.25 * 3, 2 + 0.5 * 3, 3.0]]  # Monte Carlo: no bootstrap at all
+
+
+def test_td_targets_by_hand_with_padding_and_truncation():
+    # episode 0 is cut by the time limit after 2 steps (not terminal: bootstrap), then padding
+    r, d = torch.tensor([[1.0, 2.0, 99.0]]), torch.zeros(1, 3)
+    nxt, m = torch.tensor([[4.0, 6.0, 99.0]]), torch.tensor([[1.0, 1.0, 0.0]])
+    y = td_targets(r, d, m, nxt, 0.5, lam=0.5)
+    y1 = 2 + 0.5 * 6  # last real step: one-step target, the padded step is ignored
+    y0 = 1 + 0.5 * (0.5 * 4 + 0.5 * y1)
+    assert y[0, :2].tolist() == pytest.approx([y0, y1])
+    # a trailing agent dimension (IQL) shares the [B, T] mask
+    y_iql = td_targets(r.unsqueeze(-1).expand(1, 3, 2), d.unsqueeze(-1).expand(1, 3, 2), m,
+                       nxt.unsqueeze(-1).expand(1, 3, 2), 0.5, lam=0.5)
+    assert torch.allclose(y_iql[..., 1], y) and torch.allclose(y_iql[..., 0], y)
 
 
 def test_opt_loss_by_hand():

@@ -20,3 +20,18 @@ def test_vdn_learns_to_capture_on_tiny_predator_prey():
     trained = result.final["test_return_mean"]
     assert trained > untrained + 0.25, (untrained, trained)
     assert trained > 0.7  # return 1 = the prey is caught within 10 steps
+
+
+def test_td_lambda_targets_learn_too_for_every_mixer():
+    """TD(lambda) targets (td_lambda > 0) plug into both learner families and still learn the tiny task."""
+    import pytest
+
+    env = make_env(CFG["env"], batch_size=128, seed=99)
+    for algo in ("qmix", "qtran_base"):
+        torch.manual_seed(0)
+        cfg = make_config(CFG, algo=algo, td_lambda=0.6)
+        untrained = evaluate(env, make_learner(cfg, env.env_info()), 128)["test_return_mean"]
+        trained = train(cfg, progress=False).final["test_return_mean"]
+        assert trained > untrained + 0.2, (algo, untrained, trained)
+    with pytest.raises(ValueError, match="td_lambda"):
+        make_config(CFG, td_lambda=1.5)

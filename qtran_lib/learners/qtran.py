@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from ..exploration import greedy_actions, max_available
-from ..losses import nopt_loss, nopt_min_loss, opt_loss, td_loss
+from ..losses import nopt_loss, nopt_min_loss, opt_loss, td_loss, td_targets
 from ..mixers import QTranAlt, QTranBase
 from ..transformation import counterfactual_transformed_q, transformed_q
 from .base import Learner, needs_bootstrap, step_slices
@@ -40,7 +40,8 @@ class QTranLearner(Learner):
         return self.mixer.v(h, state)
 
     def td_target(self, s, q, batch) -> torch.Tensor:
-        """y = r + gamma (1 - terminal) Q_jt^-(tau', u_bar') (or sum_i max Q_i^- with qtran_td_target=individual)."""
+        """y = r + gamma (1 - terminal) Q_jt^-(tau', u_bar') (or sum_i max Q_i^- with qtran_td_target=individual);
+        with td_lambda > 0 the TD(lambda) mix of these targets."""
         if not needs_bootstrap(s):
             return s["reward"]
         with torch.no_grad():
@@ -53,7 +54,7 @@ class QTranLearner(Learner):
                 next_q = self._joint(self.target_mixer, h_tgt[:, 1:], u_next, s["next_state"])
                 if self.alt:
                     next_q = next_q.mean(-1)
-            return s["reward"] + self.cfg.gamma * (1.0 - s["terminated"]) * next_q  # [B, T]
+        return td_targets(s["reward"], s["terminated"], s["mask"], next_q, self.cfg.gamma, self.cfg.td_lambda)  # [B, T]
 
     def losses(self, batch):
         s = step_slices(batch)

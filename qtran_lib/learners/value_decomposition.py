@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 from ..exploration import greedy_actions, max_available
-from ..losses import td_loss
+from ..losses import td_loss, td_targets
 from ..mixers import IndependentMixer, QMixer, VDNMixer
 from .base import Learner, needs_bootstrap, step_slices
 
@@ -42,7 +42,7 @@ class ValueDecompositionLearner(Learner):
         r, term = s["reward"], s["terminated"]
         if q_tot.dim() == 3:  # IQL: every agent learns from the shared team reward
             r, term = r.unsqueeze(-1), term.unsqueeze(-1)
-        target = r + self.cfg.gamma * (1.0 - term) * next_tot
+        target = td_targets(r, term, s["mask"], next_tot, self.cfg.gamma, self.cfg.td_lambda)
         td = td_loss(q_tot, target, s["mask"])
         return {"loss": td, "td": td}
 
