@@ -42,6 +42,7 @@ GRID = [
     ("3m", "3m", ("vdn", "qtran_alt", "iql"), "0-2", {}, None),
     ("3m_200k", "3m", ("qmix",), "0-2", {"t_max": 200_000}, "3m"),
     ("3m_tuned", "3m", ("qmix", "qtran_base"), "0-2", TUNED, None),
+    ("3m_tuned_nopt", "3m", ("qtran_base",), "0-2", {**TUNED, "lambda_nopt": 0.1}, None),
     ("8m", "8m", ("qmix", "qtran_base"), "0-2", {}, None),
     ("2s3z", "2s3z", ("qmix", "qtran_base"), "0-2", {}, None),
 ]
@@ -189,7 +190,8 @@ One cell is the CLI run
 checkpoints, which equals training them from scratch; their wall time includes the first 120k
 steps). The folder `3m_tuned` uses the script's `TUNED` overrides (start jitter 0.25, TD(lambda = 0.6)
 targets, target copies every 200 updates, 400k steps, 64 test battles per evaluation); its QMIX seed 0
-was trained to 200k and then resumed to 400k, which equals one 400k run. The script ran three cells at a time in
+was trained to 200k and then resumed to 400k, which equals one 400k run. `3m_tuned_nopt` is QTRAN-base with the same
+overrides and pymarl's lambda_nopt = 0.1. The script ran three cells at a time in
 separate processes with one torch thread each, on a shared 2-core CPU machine; the wall times below
 were measured there with other jobs competing for the cores.
 
