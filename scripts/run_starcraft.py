@@ -32,22 +32,29 @@ OUT = ROOT / "results" / "starcraft"
 # The grid in order of priority: (folder, map, algorithms, seeds, config overrides, continue_from).
 # A row with continue_from copies that folder's finished runs (checkpoints included) and trains them on
 # to the larger t_max: train's resume is bit-exact, so this equals training the longer runs from scratch.
-# TUNED: the recipe that reaches ~95 % on 3m in 400k steps: SMAC-like difficulty (start jitter 0.25, where
-# the focus-fire script wins 97 % instead of 66 %), TD(lambda = 0.6) targets, target copies every 200 updates,
-# 64 test battles per evaluation.
-TUNED = {"env_args": {"random_start": True, "start_jitter": 0.25}, "td_lambda": 0.6,
-         "target_update_interval": 200, "t_max": 400_000, "test_episodes": 64}
+# TUNED: the recipe of qtran_lib/configs/starcraft_tuned.yaml (start jitter 0.25, TD(lambda = 0.6), target
+# copies every 200 updates, 400k steps, 64 test battles, QTRAN weights lambda_opt = 0.01 and lambda_nopt = 1e-4):
+# its differences from the map's preset.
+TUNED = {k: v for k, v in load_yaml("starcraft_tuned").items() if k != "env" and load_yaml("starcraft").get(k) != v}
 GRID = [
     ("3m", "3m", ("qmix", "qtran_base"), "0-2", {}, None),
     ("3m", "3m", ("vdn", "qtran_alt", "iql"), "0-2", {}, None),
     ("3m_200k", "3m", ("qmix",), "0-2", {"t_max": 200_000}, "3m"),
-    ("3m_tuned", "3m", ("qmix", "qtran_base"), "0-2", TUNED, None),
-    ("3m_tuned_nopt", "3m", ("qtran_base",), "0-2", {**TUNED, "lambda_nopt": 0.1}, None),
-    ("8m", "8m", ("qmix", "qtran_base"), "0-2", {}, None),
-    ("2s3z", "2s3z", ("qmix", "qtran_base"), "0-2", {}, None),
+    # QTRAN-base with the tuned recipe and three loss weightings: the authors' (1, 1), pymarl's (1, 0.1), DI-engine's
+    ("3m_tuned", "3m", ("qmix", "qtran_base"), "0-2", {**TUNED, "lambda_opt": 1.0, "lambda_nopt": 1.0}, None),
+    ("3m_tuned_nopt", "3m", ("qtran_base",), "0-2", {**TUNED, "lambda_opt": 1.0, "lambda_nopt": 0.1}, None),
+    ("3m_tuned_small_lambda", "3m", ("qtran_base",), "0-2", TUNED, None),
+    ("8m_tuned", "8m", ("qmix", "qtran_base"), "0-2", TUNED, None),
+    ("2s3z_tuned", "2s3z", ("qmix", "qtran_base"), "0-2", TUNED, None),
+    ("2s3z_tuned_800k", "2s3z", ("qmix", "qtran_base"), "0-2", {**TUNED, "t_max": 800_000}, "2s3z_tuned"),
+    ("8m_tuned_600k", "8m", ("qmix", "qtran_base"), "0-2", {**TUNED, "t_max": 600_000}, "8m_tuned"),
+    ("5m_vs_6m_tuned", "5m_vs_6m", ("qmix",), "0-2", TUNED, None),
+    ("3s5z_tuned", "3s5z", ("qmix",), "0-2", TUNED, None),
+    ("MMM2_tuned", "MMM2", ("qmix",), "0-2", TUNED, None),
 ]
 LAST = 3  # the final win rate of a seed averages its last 3 evaluations (3 x 32 test battles)
 ORDER = {a: i for i, a in enumerate(("iql", "vdn", "qmix", "qtran_base", "qtran_alt"))}
+SMAC_MAPS = ("3m", "8m", "2s3z", "3s5z", "5m_vs_6m", "MMM2")  # the scenarios the book's issue asks for
 
 
 def preset_for(map_name: str) -> dict:
@@ -137,7 +144,9 @@ def report() -> list[dict]:
             ret = final_values(runs, "test_return_mean", last=LAST)
             mean, low, high = bootstrap_ci(won)
             walls = [m["wall_time"][-1] for m in runs.values()]
-            rows.append({"map": map_name, "algo": algo, "seeds": " ".join(str(s) for s in sorted(runs)),
+            first = OUT / map_name / algo / f"seed_{min(runs)}" / "config.yaml"
+            scenario = yaml.safe_load(first.read_text())["env"].removeprefix("starcraft:")
+            rows.append({"map": map_name, "scenario": scenario, "algo": algo, "seeds": " ".join(str(s) for s in sorted(runs)),
                          "n": len(runs), "t_env": int(min(m["t_env"][-1] for m in runs.values())),
                          "final_win_rate": round(float(mean), 4), "ci_low": round(float(low), 4),
                          "ci_high": round(float(high), 4), "per_seed": " ".join(f"{w:.4f}" for w in won),
@@ -164,9 +173,12 @@ def report() -> list[dict]:
     ran = {(r["map"], r["algo"]) for r in rows}
     planned = [(folder, a) for folder, _, algos, *_ in GRID for a in algos]
     not_run = [f"{a} on {m}" for m, a in planned if (m, a) not in ran]
+    scenario_algos = {(r["scenario"], r["algo"]) for r in rows}
+    untried = [f"{a} on {m}" for m in SMAC_MAPS for a in ORDER if (m, a) not in scenario_algos]
     figures = "\n".join(f"![{m}]({m}_win_rate.png)" for m in sorted({r["map"] for r in rows}))
     (OUT / "README.md").write_text(README.format(table="\n".join(table), figures=figures,
                                                   not_run=", ".join(not_run) or "none",
+                                                  untried=", ".join(untried) or "none",
                                                   unfinished=", ".join(unfinished) or "none"))
     return rows
 
@@ -185,15 +197,22 @@ python scripts/run_starcraft.py --report-only   # summary.csv, summary.md, figur
 
 One cell is the CLI run
 `python -m qtran_lib train --config starcraft --algo qmix --env starcraft:3m --seed 0 --out DIR`
-(preset `qtran_lib/configs/starcraft.yaml`, or `starcraft_<map>.yaml` where one exists). The folder
-`3m_200k` holds the QMIX 3m runs continued from 120k to 200k steps (`t_max=200000`, resumed from their
-checkpoints, which equals training them from scratch; their wall time includes the first 120k
-steps). The folder `3m_tuned` uses the script's `TUNED` overrides (start jitter 0.25, TD(lambda = 0.6)
-targets, target copies every 200 updates, 400k steps, 64 test battles per evaluation); its QMIX seed 0
-was trained to 200k and then resumed to 400k, which equals one 400k run. `3m_tuned_nopt` is QTRAN-base with the same
-overrides and pymarl's lambda_nopt = 0.1. The script ran three cells at a time in
-separate processes with one torch thread each, on a shared 2-core CPU machine; the wall times below
-were measured there with other jobs competing for the cores.
+(preset `qtran_lib/configs/starcraft.yaml`, or `starcraft_<map>.yaml` where one exists) plus the
+overrides of its row in the script's `GRID`. Folders:
+
+- `3m`: the preset (start jitter 1.0, 120k steps), all five algorithms.
+- `3m_200k`: the QMIX `3m` runs continued from 120k to 200k steps (resumed from their checkpoints, which
+  equals training them from scratch; their wall time includes the first 120k steps).
+- `*_tuned*`: the tuned recipe `qtran_lib/configs/starcraft_tuned.yaml` (start jitter 0.25, TD(lambda = 0.6)
+  targets, target copies every 200 updates, 400k steps, 64 test battles per evaluation, QTRAN weights
+  lambda_opt = 0.01 and lambda_nopt = 1e-4 as DI-engine), i.e.
+  `python -m qtran_lib train --config starcraft_tuned --algo qmix --env starcraft:8m --seed 0 --out DIR`.
+  QTRAN-base on 3m ran with three loss weightings: `3m_tuned` the authors' (1, 1), `3m_tuned_nopt`
+  pymarl's (1, 0.1), `3m_tuned_small_lambda` DI-engine's (0.01, 1e-4, the recipe's own). QMIX seed 0 of
+  `3m_tuned` was trained to 200k and then resumed to 400k, which equals one 400k run.
+
+The script ran one to three cells at a time in separate processes with one torch thread each, on a
+shared 2-core CPU machine; the wall times below were measured there with other jobs competing for the cores.
 
 ## Protocol
 
@@ -207,9 +226,9 @@ were measured there with other jobs competing for the cores.
   95 % percentile-bootstrap CI over seeds (`qtran_lib.plotting.bootstrap_ci`). With 3 seeds the CI is
   coarse. The scripted focus-fire heuristic wins about 65 % of 3m battles under these starts
   (0.68 over 1,000 battles in tests/starcraft/test_win_rates.py, 0.65 over 256 in the chapter), random play 0 %.
-- `3m_tuned` differs as stated above: start jitter 0.25 (focus fire then wins about 97 % of 3m battles, as
-  from SMAC's fixed starts), TD(lambda) targets, 400k steps, 64 test battles per evaluation (192 per
-  final value).
+- The `*_tuned*` folders differ as stated above: start jitter 0.25 (focus fire then wins about 97 % of 3m
+  battles, as from SMAC's fixed starts), TD(lambda) targets, 400k steps, 64 test battles per evaluation
+  (192 per final value).
 - These are **not** SMAC numbers: the simulator re-creates SMAC's interface and unit stats, not the
   SC2 engine, and training is 5-17x shorter than SMAC's 2M steps.
 
@@ -217,7 +236,8 @@ were measured there with other jobs competing for the cores.
 
 {table}
 
-Not run (compute): {not_run}; 3s5z, 5m_vs_6m and MMM2 for every algorithm.
+Planned in the script's grid but not (yet) run: {not_run}.
+(Algorithm, scenario) pairs with no run in any folder: {untried}.
 Interrupted before t_max, left out of the table: {unfinished}.
 
 ## Learning curves (test win rate, mean and 95 % bootstrap band over seeds)
