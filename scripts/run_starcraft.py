@@ -8,6 +8,7 @@ A cell whose metrics.csv already reaches t_max is skipped; one with a checkpoint
 
     python scripts/run_starcraft.py                          # the grid below, then the report
     python scripts/run_starcraft.py --maps 3m --algos qmix --seeds 0-4
+    python scripts/run_starcraft.py --config starcraft_tuned --maps 5m_vs_6m --algos qmix,qtran_base
     python scripts/run_starcraft.py --report-only            # table, figures and README from metrics.csv
 
 The report (``summary.csv``, ``summary.md``, ``<map>_win_rate.png``, ``README.md``) is built only from
@@ -44,10 +45,16 @@ GRID = [
     ("3m_tuned", "3m", ("qmix", "qtran_base"), "0-2", {**TUNED, "lambda_opt": 1.0, "lambda_nopt": 1.0}, None),
     ("3m_tuned_nopt", "3m", ("qtran_base",), "0-2", {**TUNED, "lambda_opt": 1.0, "lambda_nopt": 0.1}, None),
     ("3m_tuned_small_lambda", "3m", ("qtran_base",), "0-2", TUNED, None),
+    ("3m_tuned_small_lambda_800k", "3m", ("qtran_base",), "0-2", {**TUNED, "t_max": 800_000}, "3m_tuned_small_lambda"),
     ("8m_tuned", "8m", ("qmix", "qtran_base"), "0-2", TUNED, None),
     ("2s3z_tuned", "2s3z", ("qmix", "qtran_base"), "0-2", TUNED, None),
-    ("2s3z_tuned_800k", "2s3z", ("qmix", "qtran_base"), "0-2", {**TUNED, "t_max": 800_000}, "2s3z_tuned"),
-    ("8m_tuned_600k", "8m", ("qmix", "qtran_base"), "0-2", {**TUNED, "t_max": 600_000}, "8m_tuned"),
+    ("2s3z_tuned_800k", "2s3z", ("qmix",), "0-2", {**TUNED, "t_max": 800_000}, "2s3z_tuned"),
+    ("8m_tuned_600k", "8m", ("qmix",), "0-2", {**TUNED, "t_max": 600_000}, "8m_tuned"),
+    # QTRAN-base on 8m with ten times larger weights (0.1, 0.01): between DI-engine's and pymarl's
+    ("8m_tuned_mid_lambda", "8m", ("qtran_base",), "0-2", {**TUNED, "lambda_opt": 0.1, "lambda_nopt": 0.01}, None),
+    ("8m_tuned_mid_lambda_600k", "8m", ("qtran_base",), "0-2", {**TUNED, "lambda_opt": 0.1, "lambda_nopt": 0.01,
+                                                                "t_max": 600_000}, "8m_tuned_mid_lambda"),
+    ("2s3z_tuned_mid_lambda", "2s3z", ("qtran_base",), "0-2", {**TUNED, "lambda_opt": 0.1, "lambda_nopt": 0.01}, None),
     ("5m_vs_6m_tuned", "5m_vs_6m", ("qmix",), "0-2", TUNED, None),
     ("3s5z_tuned", "3s5z", ("qmix",), "0-2", TUNED, None),
     ("MMM2_tuned", "MMM2", ("qmix",), "0-2", TUNED, None),
@@ -209,7 +216,10 @@ overrides of its row in the script's `GRID`. Folders:
   `python -m qtran_lib train --config starcraft_tuned --algo qmix --env starcraft:8m --seed 0 --out DIR`.
   QTRAN-base on 3m ran with three loss weightings: `3m_tuned` the authors' (1, 1), `3m_tuned_nopt`
   pymarl's (1, 0.1), `3m_tuned_small_lambda` DI-engine's (0.01, 1e-4, the recipe's own). QMIX seed 0 of
-  `3m_tuned` was trained to 200k and then resumed to 400k, which equals one 400k run.
+  `3m_tuned` was trained to 200k and then resumed to 400k, which equals one 400k run. `8m_tuned_mid_lambda`
+  and `2s3z_tuned_mid_lambda` are QTRAN-base with ten times larger weights (0.1, 0.01). Folders ending in `_600k`/`_800k` continue
+  the 400k runs of the folder without the suffix from their checkpoints (bit-exact resume, so they equal
+  longer runs from scratch); their wall time includes the first 400k steps.
 
 The script ran one to three cells at a time in separate processes with one torch thread each, on a
 shared 2-core CPU machine; the wall times below were measured there with other jobs competing for the cores.
@@ -251,6 +261,7 @@ def main(argv=None) -> int:
     p.add_argument("--maps", help="comma-separated maps (default: the grid in this file)")
     p.add_argument("--algos", help=f"comma-separated algorithms from {', '.join(ALGORITHMS)}")
     p.add_argument("--seeds", help="seed range like 0-2 or a list like 0,3")
+    p.add_argument("--config", help="preset for every cell instead of the map's own, e.g. starcraft_tuned")
     p.add_argument("--only", help="comma-separated result folders of GRID rows to train, e.g. 3m_200k")
     p.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
     p.add_argument("--report-only", action="store_true", help="only rebuild the table, figures and README")
@@ -258,6 +269,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if not args.report_only:
         overrides = dict(o.split("=", 1) for o in args.overrides)
+        if args.config:  # the preset's values replace the map's preset (all but the map itself)
+            overrides = {**{k: v for k, v in load_yaml(args.config).items() if k != "env"}, **overrides}
         if args.maps or args.algos or args.seeds:
             grid = [(m, m, tuple((args.algos or "qmix,qtran_base").split(",")), args.seeds or "0-2", {}, None)
                     for m in (args.maps or "3m").split(",")]
