@@ -11,6 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+ALGO_COLORS = {"iql": "C4", "vdn": "C2", "qmix": "C0", "qtran_base": "C1", "qtran_alt": "C3"}
+"""One colour per algorithm, so a method looks the same in every panel and every chapter."""
+
 
 def bootstrap_ci(values, n_boot: int = 2000, level: float = 0.95, seed: int = 0, axis: int = 0):
     """(mean, low, high) of the mean of ``values`` along ``axis`` by the percentile bootstrap.
@@ -101,7 +104,7 @@ def plot_learning_curves(sweep: dict[str, dict[int, dict[str, np.ndarray]]], key
     for algo, runs in sweep.items():
         x, y = curve(runs, key)
         mean, low, high = bootstrap_ci(y, seed=seed)
-        (line,) = ax.plot(x, mean, label=f"{algo} (n={y.shape[0]})")
+        (line,) = ax.plot(x, mean, color=ALGO_COLORS.get(algo), label=f"{algo} (n={y.shape[0]})")
         ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
     if hline is not None:
         ax.axhline(hline, color="k", linestyle="--", linewidth=1, label=hline_label)

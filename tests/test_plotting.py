@@ -62,3 +62,20 @@ def test_plot_learning_curves(tmp_path):
         _write(tmp_path / "qmix" / f"seed_{s}" / "metrics.csv", [(0, 0.0, 0.0), (10, float(s), 0.0)])
     ax = plot_learning_curves(load_sweep(tmp_path), hline=2.0, title="t")
     assert ax.get_title() == "t" and len(ax.lines) == 2 and "qmix (n=3)" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_an_algorithm_keeps_its_colour_across_panels():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from qtran_lib.plotting import ALGO_COLORS, plot_learning_curves
+
+    run = {0: {"t_env": np.array([0.0, 1.0]), "test_won_mean": np.array([0.0, 1.0])}}
+    _, (a, b) = plt.subplots(1, 2)
+    plot_learning_curves({"qtran_base": run}, key="test_won_mean", ax=a)  # alone in its panel
+    plot_learning_curves({"qmix": run, "qtran_base": run}, key="test_won_mean", ax=b)
+    colour = {line.get_label().split()[0]: line.get_color() for ax in (a, b) for line in ax.get_lines()}
+    assert a.get_lines()[0].get_color() == b.get_lines()[1].get_color() == colour["qtran_base"]
+    assert colour["qtran_base"] != colour["qmix"] and set(ALGO_COLORS) == {"iql", "vdn", "qmix", "qtran_base", "qtran_alt"}
+    plt.close("all")
