@@ -55,6 +55,16 @@ GRID = [
     ("8m_tuned_mid_lambda_600k", "8m", ("qtran_base",), "0-2", {**TUNED, "lambda_opt": 0.1, "lambda_nopt": 0.01,
                                                                 "t_max": 600_000}, "8m_tuned_mid_lambda"),
     ("2s3z_tuned_mid_lambda", "2s3z", ("qtran_base",), "0-2", {**TUNED, "lambda_opt": 0.1, "lambda_nopt": 0.01}, None),
+    # longer runs of the two cells that stopped just short of the targets (from scratch when the
+    # 600k/400k checkpoints are gone: resume is bit-exact, so both ways give the same runs)
+    ("8m_tuned_mid_lambda_800k", "8m", ("qtran_base",), "0-2", {**TUNED, "lambda_opt": 0.1, "lambda_nopt": 0.01,
+                                                                "t_max": 800_000}, "8m_tuned_mid_lambda_600k"),
+    ("2s3z_tuned_mid_lambda_800k", "2s3z", ("qtran_base",), "0-2", {**TUNED, "lambda_opt": 0.1, "lambda_nopt": 0.01,
+                                                                    "t_max": 800_000}, "2s3z_tuned_mid_lambda"),
+    ("8m_tuned_800k", "8m", ("qmix",), "0-2", {**TUNED, "t_max": 800_000}, "8m_tuned_600k"),
+    # the other algorithms with the recipe on 3m (the loss weights only matter to QTRAN-alt: the preset's)
+    ("3m_tuned", "3m", ("vdn", "iql"), "0-2", {**TUNED, "lambda_opt": 1.0, "lambda_nopt": 1.0}, None),
+    ("3m_tuned_small_lambda", "3m", ("qtran_alt",), "0-2", TUNED, None),
     ("5m_vs_6m_tuned", "5m_vs_6m", ("qmix",), "0-2", TUNED, None),
     ("3s5z_tuned", "3s5z", ("qmix",), "0-2", TUNED, None),
     ("MMM2_tuned", "MMM2", ("qmix",), "0-2", TUNED, None),
