@@ -240,7 +240,9 @@ overrides of its row in the script's `GRID`. Folders:
   from scratch (`8m_tuned_mid_lambda_800k`, `2s3z_tuned_mid_lambda_800k`): resume is
   bit-exact, so the training is the same either way and only the test battles after the shorter run's end
   draw other random starts (its final evaluation advanced the test environment's generator). Wall times
-  include the first 400k steps.
+  include the first 400k steps. `_lr_decay` folders anneal the learning rate linearly to a tenth over their
+  600k steps (`lr_final_fraction: 0.1`). `3m_tuned` also holds VDN and IQL (the weights do not apply to them),
+  `3m_tuned_small_lambda` also QTRAN-alt.
 
 The script ran one to three cells at a time in separate processes with one torch thread each, on a
 shared 2-core CPU machine; the wall times below were measured there with other jobs competing for the cores.
