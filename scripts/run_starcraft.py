@@ -40,6 +40,7 @@ OUT = ROOT / "results" / "starcraft"
 # copies every 200 updates, 400k steps, 64 test battles, QTRAN weights lambda_opt = 0.01 and lambda_nopt = 1e-4):
 # its differences from the map's preset.
 TUNED = {k: v for k, v in load_yaml("starcraft_tuned").items() if k != "env" and load_yaml("starcraft").get(k) != v}
+MID_LAMBDA = {**TUNED, "lambda_opt": 0.1, "lambda_nopt": 0.01}  # ten times DI-engine's QTRAN weights
 GRID = [
     ("3m", "3m", ("qmix", "qtran_base"), "0-2", {}, None),
     ("3m", "3m", ("vdn", "qtran_alt", "iql"), "0-2", {}, None),
@@ -73,9 +74,19 @@ GRID = [
     # the other algorithms with the recipe on 3m (the loss weights only matter to QTRAN-alt: the preset's)
     ("3m_tuned", "3m", ("vdn", "iql"), "0-2", {**TUNED, "lambda_opt": 1.0, "lambda_nopt": 1.0}, None),
     ("3m_tuned_small_lambda", "3m", ("qtran_alt",), "0-2", TUNED, None),
+    # QMIX on 8m with 64 instead of 32 episodes per update (every battle is replayed ~16 times instead of ~8)
+    ("8m_tuned_batch64", "8m", ("qmix",), "0-2", {**TUNED, "batch_size": 64}, None),
+    ("8m_tuned_batch64_600k", "8m", ("qmix",), "0-2", {**TUNED, "batch_size": 64, "t_max": 600_000}, "8m_tuned_batch64"),
+    # the harder maps: QMIX with the recipe, QTRAN-base with the weights that won 8m and 2s3z (0.1, 0.01)
     ("5m_vs_6m_tuned", "5m_vs_6m", ("qmix",), "0-2", TUNED, None),
     ("3s5z_tuned", "3s5z", ("qmix",), "0-2", TUNED, None),
     ("MMM2_tuned", "MMM2", ("qmix",), "0-2", TUNED, None),
+    ("5m_vs_6m_tuned_mid_lambda", "5m_vs_6m", ("qtran_base",), "0-2", MID_LAMBDA, None),
+    ("3s5z_tuned_mid_lambda", "3s5z", ("qtran_base",), "0-2", MID_LAMBDA, None),
+    ("MMM2_tuned_mid_lambda", "MMM2", ("qtran_base",), "0-2", MID_LAMBDA, None),
+    # the other algorithms with the recipe on 8m and 2s3z
+    ("8m_tuned", "8m", ("vdn", "iql", "qtran_alt"), "0-2", TUNED, None),
+    ("2s3z_tuned", "2s3z", ("vdn", "iql", "qtran_alt"), "0-2", TUNED, None),
 ]
 LAST = 3  # the final win rate of a seed averages its last 3 evaluations (3 x 32 or, tuned, 3 x 64 test battles)
 ORDER = {a: i for i, a in enumerate(("iql", "vdn", "qmix", "qtran_base", "qtran_alt"))}
@@ -234,15 +245,16 @@ overrides of its row in the script's `GRID`. Folders:
   `python -m qtran_lib train --config starcraft_tuned --algo qmix --env starcraft:8m --seed 0 --out DIR`.
   QTRAN-base on 3m ran with three loss weightings: `3m_tuned` the authors' (1, 1), `3m_tuned_nopt`
   pymarl's (1, 0.1), `3m_tuned_small_lambda` DI-engine's (0.01, 1e-4, the recipe's own). QMIX seed 0 of
-  `3m_tuned` was trained to 200k and then resumed to 400k, which trains exactly as one 400k run. `8m_tuned_mid_lambda`
-  and `2s3z_tuned_mid_lambda` are QTRAN-base with ten times larger weights (0.1, 0.01). Folders ending in `_600k`/`_800k` train
-  the runs of the folder without the suffix on to 600k/800k steps, either resumed from their checkpoints or
-  from scratch (`8m_tuned_mid_lambda_800k`, `2s3z_tuned_mid_lambda_800k`): resume is
+  `3m_tuned` was trained to 200k and then resumed to 400k, which trains exactly as one 400k run. `*_mid_lambda`
+  folders (8m, 2s3z, 3s5z, 5m_vs_6m, MMM2) are QTRAN-base with ten times larger weights (0.1, 0.01).
+  Folders ending in `_600k`/`_800k` train the runs of the folder without the suffix on to 600k/800k steps,
+  either resumed from their checkpoints or from scratch (`8m_tuned_mid_lambda_800k`, `2s3z_tuned_mid_lambda_800k`): resume is
   bit-exact, so the training is the same either way and only the test battles after the shorter run's end
   draw other random starts (its final evaluation advanced the test environment's generator). Wall times
   include the first 400k steps. `_lr_decay` folders anneal the learning rate linearly to a tenth over their
-  600k steps (`lr_final_fraction: 0.1`). `3m_tuned` also holds VDN and IQL (the weights do not apply to them),
-  `3m_tuned_small_lambda` also QTRAN-alt.
+  600k steps (`lr_final_fraction: 0.1`); `_batch64` trains on 64 instead of 32 episodes per update
+  (`batch_size: 64`, same 8 updates per 32 new battles, so every battle is replayed about 16 times instead of 8).
+  `3m_tuned` also holds VDN and IQL (the weights do not apply to them), `3m_tuned_small_lambda` also QTRAN-alt.
 
 The script ran one to three cells at a time in separate processes with one torch thread each, on a
 shared 2-core CPU machine; the wall times below were measured there with other jobs competing for the cores.
@@ -283,7 +295,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--maps", help="comma-separated maps (default: the grid in this file)")
     p.add_argument("--algos", help=f"comma-separated algorithms from {', '.join(ALGORITHMS)}")
-    p.add_argument("--seeds", help="seed range like 0-2 or a list like 0,3")
+    p.add_argument("--seeds", help="seed range like 0-2 or a list like 0,3 (with --only: those seeds of the rows)")
     p.add_argument("--config", help="with --maps: preset for every cell instead of the map's own, e.g. starcraft_tuned")
     p.add_argument("--only", help="comma-separated result folders of GRID rows to train, e.g. 3m_200k")
     p.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
@@ -292,7 +304,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if not args.report_only:
         overrides = dict(o.split("=", 1) for o in args.overrides)
-        if args.maps or args.algos or args.seeds:
+        if args.maps or args.algos or (args.seeds and not args.only):
             # --config's values replace the map's preset (all but the map itself); GRID rows keep their own
             base = {k: v for k, v in load_yaml(args.config).items() if k != "env"} if args.config else {}
             grid = [(m, m, tuple((args.algos or "qmix,qtran_base").split(",")), args.seeds or "0-2", base, None)
@@ -301,6 +313,8 @@ def main(argv=None) -> int:
             p.error("--config applies to --maps/--algos/--seeds runs; GRID rows carry their own settings")
         else:
             grid = [row for row in GRID if not args.only or row[0] in args.only.split(",")]
+            if args.seeds:  # --only ROW --seeds 1: some seeds of a GRID row (e.g. a pilot before the others)
+                grid = [(*row[:3], args.seeds, *row[4:]) for row in grid]
         for folder, map_name, algos, seeds, row_overrides, continue_from in grid:
             train_cells(folder, map_name, algos, parse_seeds(seeds), args.workers, {**row_overrides, **overrides},
                         continue_from)

@@ -81,3 +81,42 @@ def test_cli_picks_the_starcraft_preset():
     args = build_parser().parse_args(["train", "--algo", "vdn", "--env", "starcraft:8m", "--no-progress"])
     cfg = config_from_args(args)
     assert cfg.env == "starcraft:8m" and cfg.batch_size_run == load_yaml("starcraft")["batch_size_run"]
+
+
+def _run_starcraft_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "run_starcraft.py"
+    spec = importlib.util.spec_from_file_location("run_starcraft", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_results_grid_row_is_a_valid_config():
+    """A typo in a row of scripts/run_starcraft.py's GRID would only surface after hours of other rows."""
+    from qtran_lib.sweep import parse_seeds
+
+    script = _run_starcraft_script()
+    folders = {row[0] for row in script.GRID}
+    for folder, map_name, algos, seeds, overrides, continue_from in script.GRID:
+        assert map_name in SCENARIOS and parse_seeds(seeds), folder
+        assert continue_from is None or continue_from in folders, (folder, continue_from)
+        for algo in algos:
+            cfg = make_config({**script.preset_for(map_name), **overrides}, algo=algo, seed=0)
+            assert cfg.env == f"starcraft:{map_name}", folder
+
+
+def test_results_script_trains_the_seeds_asked_for(monkeypatch):
+    """`--only ROW --seeds 1` trains seed 1 of that GRID row (a pilot seed before the others), nothing else."""
+    script = _run_starcraft_script()
+    calls = []
+    monkeypatch.setattr(script, "train_cells", lambda folder, m, algos, seeds, *rest: calls.append((folder, seeds)))
+    monkeypatch.setattr(script, "report", lambda: [])
+    folder = script.GRID[-1][0]
+    assert script.main(["--only", folder, "--seeds", "1"]) == 0
+    assert calls and all(c == (folder, [1]) for c in calls)
+    calls.clear()
+    script.main(["--only", folder])
+    assert calls and all(c[0] == folder and c[1] == [0, 1, 2] for c in calls)
