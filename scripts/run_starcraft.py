@@ -55,22 +55,19 @@ GRID = [
     ("2s3z_tuned_800k", "2s3z", ("qmix",), "0-2", {**TUNED, "t_max": 800_000}, "2s3z_tuned"),
     ("8m_tuned_600k", "8m", ("qmix",), "0-2", {**TUNED, "t_max": 600_000}, "8m_tuned"),
     # QTRAN-base on 8m with ten times larger weights (0.1, 0.01): between DI-engine's and pymarl's
-    ("8m_tuned_mid_lambda", "8m", ("qtran_base",), "0-2", {**TUNED, "lambda_opt": 0.1, "lambda_nopt": 0.01}, None),
-    ("8m_tuned_mid_lambda_600k", "8m", ("qtran_base",), "0-2", {**TUNED, "lambda_opt": 0.1, "lambda_nopt": 0.01,
-                                                                "t_max": 600_000}, "8m_tuned_mid_lambda"),
-    ("2s3z_tuned_mid_lambda", "2s3z", ("qtran_base",), "0-2", {**TUNED, "lambda_opt": 0.1, "lambda_nopt": 0.01}, None),
+    ("8m_tuned_mid_lambda", "8m", ("qtran_base",), "0-2", MID_LAMBDA, None),
+    ("8m_tuned_mid_lambda_600k", "8m", ("qtran_base",), "0-2", {**MID_LAMBDA, "t_max": 600_000}, "8m_tuned_mid_lambda"),
+    ("2s3z_tuned_mid_lambda", "2s3z", ("qtran_base",), "0-2", MID_LAMBDA, None),
     # longer runs of the cells that stopped just short of the targets (from scratch when the
     # 600k/400k checkpoints are gone: the training is the same either way, see above)
-    ("8m_tuned_mid_lambda_800k", "8m", ("qtran_base",), "0-2", {**TUNED, "lambda_opt": 0.1, "lambda_nopt": 0.01,
-                                                                "t_max": 800_000}, "8m_tuned_mid_lambda_600k"),
-    ("2s3z_tuned_mid_lambda_800k", "2s3z", ("qtran_base",), "0-2", {**TUNED, "lambda_opt": 0.1, "lambda_nopt": 0.01,
-                                                                    "t_max": 800_000}, "2s3z_tuned_mid_lambda"),
+    ("8m_tuned_mid_lambda_800k", "8m", ("qtran_base",), "0-2", {**MID_LAMBDA, "t_max": 800_000}, "8m_tuned_mid_lambda_600k"),
+    ("2s3z_tuned_mid_lambda_800k", "2s3z", ("qtran_base",), "0-2", {**MID_LAMBDA, "t_max": 800_000}, "2s3z_tuned_mid_lambda"),
     # QMIX and QTRAN-base (weights 0.1, 0.01) on 8m with the learning rate annealed linearly to a tenth over
     # 600k steps: their win rates swing by about 0.1 between evaluations late in the 600k/800k runs, the usual
     # sign of too large a step
     ("8m_tuned_lr_decay", "8m", ("qmix",), "0-2", {**TUNED, "t_max": 600_000, "lr_final_fraction": 0.1}, None),
-    ("8m_tuned_mid_lambda_lr_decay", "8m", ("qtran_base",), "0-2", {**TUNED, "lambda_opt": 0.1, "lambda_nopt": 0.01,
-                                                                    "t_max": 600_000, "lr_final_fraction": 0.1}, None),
+    ("8m_tuned_mid_lambda_lr_decay", "8m", ("qtran_base",), "0-2",
+     {**MID_LAMBDA, "t_max": 600_000, "lr_final_fraction": 0.1}, None),
     # the other algorithms with the recipe on 3m (the loss weights only matter to QTRAN-alt: the preset's)
     ("3m_tuned", "3m", ("vdn", "iql"), "0-2", {**TUNED, "lambda_opt": 1.0, "lambda_nopt": 1.0}, None),
     ("3m_tuned_small_lambda", "3m", ("qtran_alt",), "0-2", TUNED, None),
