@@ -84,6 +84,10 @@ GRID = [
     # the other algorithms with the recipe on 8m and 2s3z
     ("8m_tuned", "8m", ("vdn", "iql", "qtran_alt"), "0-2", TUNED, None),
     ("2s3z_tuned", "2s3z", ("vdn", "iql", "qtran_alt"), "0-2", TUNED, None),
+    # ... and on the harder maps (QTRAN-alt with the recipe's own weights, as on 3m, 8m and 2s3z)
+    ("5m_vs_6m_tuned", "5m_vs_6m", ("vdn", "iql", "qtran_alt"), "0-2", TUNED, None),
+    ("3s5z_tuned", "3s5z", ("vdn", "iql", "qtran_alt"), "0-2", TUNED, None),
+    ("MMM2_tuned", "MMM2", ("vdn", "iql", "qtran_alt"), "0-2", TUNED, None),
 ]
 LAST = 3  # the final win rate of a seed averages its last 3 evaluations (3 x 32 or, tuned, 3 x 64 test battles)
 ORDER = {a: i for i, a in enumerate(("iql", "vdn", "qmix", "qtran_base", "qtran_alt"))}
