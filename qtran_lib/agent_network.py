@@ -1,8 +1,9 @@
 """Individual action-value networks Q_i(tau_i, .), shared by all agents (paper Sec. 3.2, f_q).
 
 Introduced in book/01_dec_pomdp. Agents share parameters and tell themselves apart by an
-agent-id one-hot in the input. Besides Q_i the network returns its hidden feature h_i,
-which QTRAN's joint networks read (the paper's shared lower layers).
+agent-id one-hot in the input (``mlp_separate`` instead gives each agent its own weights).
+Besides Q_i the network returns its hidden feature h_i, which QTRAN's joint networks read
+(the paper's shared lower layers).
 """
 from __future__ import annotations
 
@@ -72,12 +73,48 @@ class MLPAgent(nn.Module):
         return self.head(feat), feat
 
 
-AGENTS = {"rnn": RNNAgent, "mlp": MLPAgent}
+class PerAgentLinear(nn.Module):
+    """N independent Linear layers applied in one einsum: agent i's input only meets agent i's weights."""
+
+    def __init__(self, n_agents: int, in_dim: int, out_dim: int):
+        super().__init__()
+        bound = in_dim ** -0.5  # nn.Linear's default uniform range, per agent
+        self.weight = nn.Parameter(torch.empty(n_agents, in_dim, out_dim).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(n_agents, out_dim).uniform_(-bound, bound))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: [..., N, in] -> [..., N, out]."""
+        if x.shape[-2] != self.weight.shape[0]:
+            raise ValueError(f"per-agent layer built for {self.weight.shape[0]} agents got input for {x.shape[-2]} "
+                             f"(shape {tuple(x.shape)})")
+        return torch.einsum("...ni,nio->...no", x, self.weight) + self.bias
 
 
-def make_agent(kind: str, in_dim: int, n_actions: int, hidden_dim: int) -> nn.Module:
+class SeparateMLPAgent(MLPAgent):
+    """The MLP agent with one set of weights per agent, as in the authors' matrix-game and Gaussian-squeeze code.
+
+    Nothing is shared, so an agent id in the input is unnecessary (harmless if present).
+    """
+
+    def __init__(self, in_dim: int, n_actions: int, hidden_dim: int = 64, n_agents: int = 1):
+        nn.Module.__init__(self)
+        self.hidden_dim = hidden_dim
+        self.body = nn.Sequential(PerAgentLinear(n_agents, in_dim, hidden_dim), nn.ReLU(),
+                                  PerAgentLinear(n_agents, hidden_dim, hidden_dim), nn.ReLU())
+        self.head = PerAgentLinear(n_agents, hidden_dim, n_actions)
+
+    def init_hidden(self, *batch: int, device=None) -> torch.Tensor:
+        return torch.zeros(*batch, self.hidden_dim, device=device or self.head.weight.device)
+
+
+AGENTS = {"rnn": RNNAgent, "mlp": MLPAgent, "mlp_separate": SeparateMLPAgent}
+
+
+def make_agent(kind: str, in_dim: int, n_actions: int, hidden_dim: int, n_agents: int = 1) -> nn.Module:
     if kind not in AGENTS:
         raise ValueError(f"unknown agent network {kind!r}; known: {', '.join(AGENTS)}")
+    if kind == "mlp_separate":
+        return SeparateMLPAgent(in_dim, n_actions, hidden_dim, n_agents)
     return AGENTS[kind](in_dim, n_actions, hidden_dim)
 
 

@@ -47,7 +47,7 @@ class TrainConfig:
     """Environment steps over which epsilon falls linearly."""
     # --- networks ---
     agent: str = "rnn"
-    """Agent network: rnn (FC-GRU-FC) or mlp (FC-FC-FC)."""
+    """Agent network: rnn (FC-GRU-FC), mlp (FC-FC-FC) or mlp_separate (the mlp with each agent's own weights)."""
     hidden_dim: int = 64
     """Width of the agent network and size of the hidden feature h_i."""
     obs_last_action: bool = True
@@ -66,6 +66,8 @@ class TrainConfig:
     """Feed the global state to QTRAN's Q_jt and V_jt networks (pymarl) or only the agents' features (paper)."""
     qtran_use_v: bool = True
     """Learn V_jt (paper); False sets V_jt = 0 as the authors' fully observed code does."""
+    qtran_detach_features: bool = False
+    """Feed QTRAN's joint networks h_i.detach(): L_td then trains only Q_jt/V_jt, never the agents' shared layers."""
     qtran_td_target: str = "joint"
     """TD target: joint = Q_jt^-(tau', u_bar') (paper) or individual = sum_i max Q_i^-(tau') (authors' code)."""
     lambda_opt: float = 1.0
@@ -111,7 +113,7 @@ class TrainConfig:
         if self.algo not in ALGORITHMS:
             raise ValueError(f"unknown algorithm {self.algo!r}; choose one of {', '.join(ALGORITHMS)}")
         checks = [
-            (self.agent in ("rnn", "mlp"), f"agent must be rnn or mlp, got {self.agent!r}"),
+            (self.agent in ("rnn", "mlp", "mlp_separate"), f"agent must be rnn, mlp or mlp_separate, got {self.agent!r}"),
             (self.optimizer in ("adam", "rmsprop"), f"optimizer must be adam or rmsprop, got {self.optimizer!r}"),
             (self.qtran_td_target in ("joint", "individual"),
              f"qtran_td_target must be joint or individual, got {self.qtran_td_target!r}"),

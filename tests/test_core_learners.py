@@ -23,7 +23,7 @@ def test_registry_matches_config_choices():
 
 
 @pytest.mark.parametrize("algo", ALGORITHMS)
-@pytest.mark.parametrize("agent", ["rnn", "mlp"])
+@pytest.mark.parametrize("agent", ["rnn", "mlp", "mlp_separate"])
 def test_every_parameter_gets_a_gradient(algo, agent):
     learner, batch = _batch(algo, CoordinationChain(batch_size=4, seed=0), agent=agent)
     terms = learner.losses(batch)
@@ -76,6 +76,15 @@ def test_qtran_gradient_routing(algo):
         assert {"agent", "v_head"} <= owners, (term, owners)
 
 
+@pytest.mark.parametrize("algo", ["qtran_base", "qtran_alt"])
+def test_qtran_detached_features_keep_td_out_of_the_agents(algo):
+    learner, batch = _batch(algo, CoordinationChain(batch_size=8, seed=1), qtran_detach_features=True)
+    learner._batch = batch
+    td = _grad_owners(learner, "td")
+    assert {"q_head", "action_encoder"} <= td and "agent" not in td
+    assert "agent" in _grad_owners(learner, "nopt")  # the utilities still learn from the transformation
+
+
 def test_qtran_without_v_network():
     learner, batch = _batch("qtran_base", CoordinationChain(batch_size=4), qtran_use_v=False)
     assert not hasattr(learner.mixer, "v_head")
@@ -105,3 +114,19 @@ def test_one_step_batches_skip_bootstrapping():
 def test_unknown_algorithm_is_rejected():
     with pytest.raises(ValueError, match="unknown algorithm 'qtran'"):
         make_config(algo="qtran")
+
+
+def test_separate_agents_share_nothing():
+    """mlp_separate: perturbing agent 1's weights changes only agent 1's utilities."""
+    from qtran_lib.agent_network import make_agent
+    torch.manual_seed(0)
+    agent = make_agent("mlp_separate", in_dim=5, n_actions=4, hidden_dim=8, n_agents=3)
+    x = torch.randn(6, 3, 5)  # [B, N, in]
+    q0, h0 = agent(x, None)
+    assert q0.shape == (6, 3, 4) and h0.shape == (6, 3, 8)
+    with torch.no_grad():
+        agent.head.weight[1] += 1.0
+    q1, _ = agent(x, None)
+    assert torch.equal(q0[:, [0, 2]], q1[:, [0, 2]]) and not torch.allclose(q0[:, 1], q1[:, 1])
+    with pytest.raises(ValueError, match="built for 3 agents"):
+        agent(torch.randn(6, 4, 5), None)

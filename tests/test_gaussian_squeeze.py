@@ -102,3 +102,48 @@ def test_errors():
     env.reset()
     with pytest.raises(InvalidActionError):
         env.step(torch.full((2, 10), 11))
+
+
+def _oracle_script():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "scripts" / "oracle_squeeze.py"
+    spec = importlib.util.spec_from_file_location("oracle_squeeze", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_oracle_counterfactuals_replace_one_agent_at_a_time():
+    oracle = _oracle_script()
+    u = torch.randint(0, oracle.A, (3, oracle.N))
+    cf = oracle.counterfactual_actions(u)  # [B, N, A, N]
+    for i in (0, 4, oracle.N - 1):
+        for a in (0, 7):
+            expected = u.clone()
+            expected[:, i] = a
+            assert torch.equal(cf[:, i, a], expected)
+
+
+def test_oracle_base_loss_by_hand():
+    """Utilities c at action 8 and c - d elsewhere, x = 1: u_bar = all 8 (load 8, the peak region)."""
+    oracle = _oracle_script()
+    n, d = oracle.N, 0.01
+    x = torch.ones(1, n)
+    g_bar = oracle.reward(x, torch.full((1, n), 8))  # [1]
+    q = torch.full((1, n, oracle.A), float(g_bar) / n - d)
+    q[..., 8] += d  # Q'(u_bar) = G(u_bar): L_opt = 0
+    one_off = torch.full((1, n), 8)
+    one_off[0, 0] = 9  # load 8.1: G falls by ~0.2 > d, so Q' >= G there and L_nopt = 0
+    assert float(oracle.transformation_losses(q, x, one_off, "base")) < 1e-10
+    balanced = one_off.clone()
+    balanced[0, 1] = 7  # load 8 again: G(u) = G(u_bar) but Q'(u) = G(u_bar) - 2d, violation 2d
+    assert float(oracle.transformation_losses(q, x, balanced, "base")) == pytest.approx((2 * d) ** 2, rel=1e-3)
+
+
+def test_oracle_run_reports_shares_of_the_right_optimum():
+    oracle = _oracle_script()
+    r = oracle.run("fixed", "alt", seed=0, updates=8, batch=16)
+    assert len(r["curve"]) == 9 and 0 < r["optimum"] <= 8.01 and r["share"] == r["final"] / r["optimum"]
+    r = oracle.run("random", "base", seed=0, updates=8, batch=16)
+    assert abs(r["optimum"] - 7.659) < 0.01

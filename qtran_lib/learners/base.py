@@ -22,7 +22,7 @@ class Learner:
     def __init__(self, cfg: TrainConfig, info: EnvInfo, device="cpu"):
         self.cfg, self.info, self.device = cfg, info, torch.device(device)
         in_dim = input_dim(info.obs_dim, info.n_actions, info.n_agents, cfg.obs_last_action, cfg.obs_agent_id)
-        self.agent = make_agent(cfg.agent, in_dim, info.n_actions, cfg.hidden_dim).to(self.device)
+        self.agent = make_agent(cfg.agent, in_dim, info.n_actions, cfg.hidden_dim, info.n_agents).to(self.device)
         self.mixer = self.build_mixer().to(self.device)
         self.target_agent = copy.deepcopy(self.agent).requires_grad_(False)
         self.target_mixer = copy.deepcopy(self.mixer).requires_grad_(False)

@@ -62,6 +62,8 @@ class QTranLearner(Learner):
         q, h = self.unroll(batch, next_step=needs_bootstrap(s))  # [B, T+1, N, A], [B, T+1, N, H]
         y = self.td_target(s, q, batch)  # [B, T]
         q_now, h_now, u, mask = q[:, :steps], h[:, :steps], s["actions"], s["mask"]
+        if self.cfg.qtran_detach_features:
+            h_now = h_now.detach()
 
         q_i_taken = _pick(q_now, u)  # Q_i(tau_i, u_i)            [B, T, N]
         u_bar = greedy_actions(q_now.detach(), s["avail"])  # u_bar_i = argmax Q_i   [B, T, N]
