@@ -105,13 +105,8 @@ def test_errors():
 
 
 def _oracle_script():
-    import importlib.util
-    from pathlib import Path
-    path = Path(__file__).resolve().parents[1] / "scripts" / "oracle_squeeze.py"
-    spec = importlib.util.spec_from_file_location("oracle_squeeze", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from script_loader import load_script
+    return load_script("oracle_squeeze")
 
 
 def test_oracle_counterfactuals_replace_one_agent_at_a_time():

@@ -84,14 +84,8 @@ def test_cli_picks_the_starcraft_preset():
 
 
 def _run_starcraft_script():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "scripts" / "run_starcraft.py"
-    spec = importlib.util.spec_from_file_location("run_starcraft", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from script_loader import load_script
+    return load_script("run_starcraft")
 
 
 def test_every_results_grid_row_is_a_valid_config():
