@@ -45,6 +45,8 @@ class TrainConfig:
     """Exploration rate after annealing."""
     epsilon_anneal_time: int = 50000
     """Environment steps over which epsilon falls linearly."""
+    epsilon_uniform_fraction: float = 0.0
+    """Share of the B parallel episodes that act uniformly at random all through training (the rest follow the schedule)."""
     # --- networks ---
     agent: str = "rnn"
     """Agent network: rnn (FC-GRU-FC), mlp (FC-FC-FC) or mlp_separate (the mlp with each agent's own weights)."""
@@ -123,6 +125,8 @@ class TrainConfig:
             (self.batch_size > 0, f"batch_size must be positive, got {self.batch_size}"),
             (self.buffer_size >= self.batch_size, f"buffer_size ({self.buffer_size}) must be >= batch_size ({self.batch_size})"),
             (0.0 <= self.epsilon_finish <= 1.0 and 0.0 <= self.epsilon_start <= 1.0, "epsilon values must lie in [0, 1]"),
+            (0.0 <= self.epsilon_uniform_fraction <= 1.0,
+             f"epsilon_uniform_fraction must lie in [0, 1], got {self.epsilon_uniform_fraction}"),
             (0.0 <= self.gamma <= 1.0, f"gamma must lie in [0, 1], got {self.gamma}"),
             (0.0 <= self.td_lambda <= 1.0, f"td_lambda must lie in [0, 1], got {self.td_lambda}"),
             (self.lr > 0, f"lr must be positive, got {self.lr}"),

@@ -12,7 +12,7 @@ from .replay_buffer import empty_episodes
 
 
 @torch.no_grad()
-def run_episodes(env: MultiAgentEnv, learner, epsilon: float, generator: torch.Generator | None = None):
+def run_episodes(env: MultiAgentEnv, learner, epsilon: float | torch.Tensor, generator: torch.Generator | None = None):
     """Play one batch of ``env.batch_size`` episodes to the end.
 
     Returns the padded episode batch {field: [B, T+1, ...]} and per-episode stats:

@@ -18,7 +18,7 @@ import yaml
 from .checkpoint import check_compatible, load_checkpoint, save_checkpoint
 from .config import TrainConfig, make_config
 from .envs import make_env
-from .exploration import linear_epsilon
+from .exploration import episode_epsilons, linear_epsilon
 from .learners import Learner, make_learner
 from .replay_buffer import EpisodeBuffer
 from .runner import run_episodes
@@ -147,7 +147,8 @@ def train(config: TrainConfig | dict, out: str | Path | None = None, resume: str
         if full is not None:  # the exact uniform-exploration batch of a one-step game
             episodes, stats = full, {"return": full["reward"][:, 0]}
         else:
-            episodes, stats = run_episodes(env, learner, eps, explore_gen)
+            per_episode = episode_epsilons(eps, env.batch_size, cfg.epsilon_uniform_fraction, env.device)  # float or [B]
+            episodes, stats = run_episodes(env, learner, per_episode, explore_gen)
             buffer.insert(episodes)
         steps = int(episodes["filled"].sum())
         counters["t_env"] += steps

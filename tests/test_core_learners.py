@@ -130,3 +130,21 @@ def test_separate_agents_share_nothing():
     assert torch.equal(q0[:, [0, 2]], q1[:, [0, 2]]) and not torch.allclose(q0[:, 1], q1[:, 1])
     with pytest.raises(ValueError, match="built for 3 agents"):
         agent(torch.randn(6, 4, 5), None)
+
+
+def test_per_episode_epsilon_keeps_a_uniform_share_of_the_episodes():
+    """epsilon_uniform_fraction: the first episodes explore uniformly, the rest follow the schedule."""
+    from qtran_lib.exploration import episode_epsilons, epsilon_greedy
+
+    assert episode_epsilons(0.1, 8, 0.0) == 0.1  # no uniform share: the scalar path, unchanged
+    eps = episode_epsilons(0.0, 8, 0.5)
+    assert eps.tolist() == [1.0] * 4 + [0.0] * 4
+    q = torch.zeros(8, 3, 5)  # [B, N, A]
+    q[..., 2] = 1.0  # greedy action 2 for everyone
+    u = epsilon_greedy(q, torch.ones_like(q), eps, torch.Generator().manual_seed(0))  # [B, N]
+    assert (u[4:] == 2).all()  # epsilon 0: greedy
+    assert (u[:4] != 2).any()  # epsilon 1: uniform over the 5 actions
+    with pytest.raises(ValueError, match="per-episode epsilon"):
+        epsilon_greedy(q, torch.ones_like(q), torch.ones(3))
+    with pytest.raises(ValueError, match="epsilon_uniform_fraction"):
+        make_config(epsilon_uniform_fraction=1.5)

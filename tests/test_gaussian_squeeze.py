@@ -142,3 +142,13 @@ def test_oracle_run_reports_shares_of_the_right_optimum():
     assert len(r["curve"]) == 9 and 0 < r["optimum"] <= 8.01 and r["share"] == r["final"] / r["optimum"]
     r = oracle.run("random", "base", seed=0, updates=8, batch=16)
     assert abs(r["optimum"] - 7.659) < 0.01
+
+
+def test_oracle_sampling_modes_and_lr_schedule():
+    """--sampling greedy/mixed draw u with the library's per-episode epsilon; --lr-final decays the rate."""
+    oracle = _oracle_script()
+    for sampling in ("greedy", "mixed"):
+        r = oracle.run("random", "base", seed=0, updates=8, batch=16, sampling=sampling, lr_final=0.05)
+        assert len(r["curve"]) == 9 and all(0.0 <= c <= 8.01 for c in r["curve"])
+    with pytest.raises(SystemExit, match="lr-final"):
+        oracle.main(["--lr-final", "0", "--out", "-"])

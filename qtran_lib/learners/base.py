@@ -65,7 +65,7 @@ class Learner:
         return x
 
     @torch.no_grad()
-    def act(self, obs, last_actions, hidden, avail, epsilon: float, generator=None):
+    def act(self, obs, last_actions, hidden, avail, epsilon, generator=None):
         """One decentralised step for B episodes: obs [B,N,O], hidden [B,N,H] -> actions [B,N], hidden."""
         q, hidden = self.agent(self.inputs(obs, last_actions), hidden)  # [B, N, A]
         return epsilon_greedy(q, avail, epsilon, generator), hidden
