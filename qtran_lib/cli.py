@@ -21,13 +21,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train one algorithm on one environment",
                        description="Train one run. Settings come from (lowest first): the environment's preset in "
-                                   "qtran_lib/configs, --config FILE, the options below, and key=value overrides.")
+                                   "qtran_lib/configs or, in its place, --config FILE; then the options below and "
+                                   "key=value overrides.")
     t.add_argument("--algo", choices=ALGORITHMS, help="algorithm to train (default: qtran_base)")
     t.add_argument("--env", help="environment, e.g. matrix:paper, 'matrix:8,-12,-12;-12,0,0;-12,0,0', "
                                  "matrix:climbing, matrix:penalty:k=-50, gaussian_squeeze, predator_prey, starcraft:3m")
     t.add_argument("--seed", type=int, help="random seed (default 0)")
     t.add_argument("--steps", type=int, help="environment steps to train for (t_max); default from the env's preset")
-    t.add_argument("--config", help="YAML file (or preset name) with config keys")
+    t.add_argument("--config", help="YAML file (or preset name) used instead of the environment's preset")
     t.add_argument("--out", help="run folder for config.yaml, metrics.csv, checkpoint.pt (and q_tables.json)")
     t.add_argument("--resume", help="run folder whose checkpoint.pt to continue from")
     t.add_argument("--device", help="cpu, cuda or auto (default auto)")
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--env", required=True, help="environment name")
     s.add_argument("--seeds", default="0-2", help="seed range like 0-4 or a list like 0,3,7")
     s.add_argument("--out", required=True, help="folder for one run per (algo, seed) and results.csv")
-    s.add_argument("--config", help="YAML file or preset applied to every run")
+    s.add_argument("--config", help="YAML file or preset used for every run instead of the environment's preset")
     s.add_argument("--steps", type=int, help="t_max for every run")
     s.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
     s.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides for every run")

@@ -152,3 +152,14 @@ def test_oracle_sampling_modes_and_lr_schedule():
         assert len(r["curve"]) == 9 and all(0.0 <= c <= 8.01 for c in r["curve"])
     with pytest.raises(SystemExit, match="lr-final"):
         oracle.main(["--lr-final", "0", "--out", "-"])
+
+
+def test_long_preset_repeats_every_key_of_the_preset():
+    """`--config gaussian_squeeze_long` replaces the env's preset, so it must carry every preset key."""
+    from qtran_lib.config import load_yaml, make_config
+
+    base, long = load_yaml("gaussian_squeeze"), load_yaml("gaussian_squeeze_long")
+    assert set(base) <= set(long)
+    cfg = make_config(long, algo="qtran_base")
+    assert cfg.agent == "mlp" and cfg.test_episodes == base["test_episodes"]
+    assert cfg.t_max // cfg.batch_size == 40_000 and cfg.epsilon_uniform_fraction == 0.5 and not cfg.qtran_use_v
