@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import multiprocessing as mp
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -90,6 +92,26 @@ def format_results(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+class _terminate_workers_on_sigterm:
+    """Turn SIGTERM into SystemExit while the pool runs, so that leaving the ``with Pool`` block terminates the
+    workers. Without it, ``kill PID`` (or ``pkill -f "qtran_lib sweep"``) stops only the parent, and the
+    orphaned workers keep training and writing into the run folders."""
+
+    def __enter__(self):
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():  # signal handlers live on the main thread only
+            self.previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
+
+
 def run_sweep(base_cfg: dict, algos: list[str], seeds: list[int], out: str | Path, workers: int = 2) -> str:
     """Train every (algo, seed) cell of ``base_cfg`` and write ``out/results.csv``; returns a markdown table.
 
@@ -115,7 +137,7 @@ def run_sweep(base_cfg: dict, algos: list[str], seeds: list[int], out: str | Pat
             write_results(out / "results.csv", rows)
     else:
         ctx = mp.get_context("spawn")
-        with ctx.Pool(min(workers, len(jobs))) as pool:
+        with _terminate_workers_on_sigterm(), ctx.Pool(min(workers, len(jobs))) as pool:
             for row in pool.imap_unordered(_run_cell, jobs):
                 rows.append(row)
                 write_results(out / "results.csv", rows)  # partial results survive an interrupted sweep

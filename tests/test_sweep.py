@@ -60,3 +60,38 @@ def test_cli_sweep_with_two_workers(tmp_path):
     assert len(rows) == 4 and {r["algo"] for r in rows} == {"vdn", "qmix"}
     assert all(r["status"] == "ok" for r in rows)
     assert (out / "qmix" / "seed_1" / "metrics.csv").exists()
+
+
+def _children(pid: int) -> set[int]:
+    kids: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        kids.update(int(k) for k in (task / "children").read_text().split())
+    return kids
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads worker pids from Linux /proc")
+def test_sigterm_to_the_sweep_stops_its_workers(tmp_path):
+    import signal
+    import time
+
+    long_run = {**TINY, "t_max": 10_000_000}  # would take hours: only the signal can end it
+    overrides = [f"{k}={v}" for k, v in long_run.items() if k != "env"]
+    proc = subprocess.Popen([sys.executable, "-m", "qtran_lib", "sweep", "--algos", "vdn", "--env", TINY["env"],
+                             "--seeds", "0-1", "--workers", "2", "--out", str(tmp_path / "sweep"), *overrides],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while not all((tmp_path / "sweep" / "vdn" / f"seed_{s}" / "metrics.csv").exists() for s in (0, 1)):
+            assert proc.poll() is None and time.time() < deadline, "the sweep did not start both runs"
+            time.sleep(0.5)
+        workers = _children(proc.pid)
+        assert workers, "no worker processes found"
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        time.sleep(1.0)
+        alive = [w for w in workers if Path(f"/proc/{w}").exists()
+                 and Path(f"/proc/{w}/stat").read_text().split()[2] != "Z"]
+        assert not alive, f"workers {alive} outlived the sweep"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
