@@ -65,8 +65,10 @@ class Learner:
         return x
 
     @torch.no_grad()
-    def act(self, obs, last_actions, hidden, avail, epsilon, generator=None):
-        """One decentralised step for B episodes: obs [B,N,O], hidden [B,N,H] -> actions [B,N], hidden."""
+    def act(self, obs, last_actions, hidden, avail, epsilon: float | torch.Tensor, generator=None):
+        """One decentralised step for B episodes: obs [B,N,O], hidden [B,N,H] -> actions [B,N], hidden.
+
+        ``epsilon`` is one rate for all episodes or a [B] tensor of per-episode rates (see epsilon_greedy)."""
         q, hidden = self.agent(self.inputs(obs, last_actions), hidden)  # [B, N, A]
         return epsilon_greedy(q, avail, epsilon, generator), hidden
 
