@@ -215,12 +215,16 @@ def resolve_reward_scale(cfg: TrainConfig, env) -> float:
     return 30.0 / peak if peak > 30.0 else 1.0
 
 
-def set_learning_rate(learner: Learner, cfg: TrainConfig, t_env: int) -> None:
+def scheduled_lr(cfg: TrainConfig, t_env: int, n_updates: int) -> float:
     """Linear annealing from lr to lr * lr_final_fraction over the run (by updates or env steps)."""
+    progress = n_updates / cfg.max_updates if cfg.max_updates > 0 else t_env / cfg.t_max
+    return cfg.lr * (1.0 - (1.0 - cfg.lr_final_fraction) * min(progress, 1.0))
+
+
+def set_learning_rate(learner: Learner, cfg: TrainConfig, t_env: int) -> None:
     if cfg.lr_final_fraction == 1.0:
         return
-    progress = learner.n_updates / cfg.max_updates if cfg.max_updates > 0 else t_env / cfg.t_max
-    lr = cfg.lr * (1.0 - (1.0 - cfg.lr_final_fraction) * min(progress, 1.0))
+    lr = scheduled_lr(cfg, t_env, learner.n_updates)
     for group in learner.optimizer.param_groups:
         group["lr"] = lr
 

@@ -148,3 +148,16 @@ def test_per_episode_epsilon_keeps_a_uniform_share_of_the_episodes():
         epsilon_greedy(q, torch.ones_like(q), torch.ones(3))
     with pytest.raises(ValueError, match="epsilon_uniform_fraction"):
         make_config(epsilon_uniform_fraction=1.5)
+
+
+def test_scheduled_lr_falls_linearly_to_the_final_fraction():
+    from qtran_lib.config import load_yaml
+    from qtran_lib.train import scheduled_lr
+
+    cfg = make_config(load_yaml("gaussian_squeeze_long"), algo="qtran_base", t_max=20_480_000)
+    assert scheduled_lr(cfg, 0, 0) == pytest.approx(5e-4)
+    assert scheduled_lr(cfg, 10_240_000, 40_000) == pytest.approx(5e-4 * (1 - 0.95 / 2))
+    assert scheduled_lr(cfg, 20_480_000, 80_000) == pytest.approx(2.5e-5)
+    assert scheduled_lr(cfg, 30_000_000, 90_000) == pytest.approx(2.5e-5)  # stays at the floor past t_max
+    by_updates = make_config(cfg.to_dict(), max_updates=100)
+    assert scheduled_lr(by_updates, 0, 50) == pytest.approx(5e-4 * (1 - 0.95 / 2))
