@@ -62,6 +62,13 @@ def test_cli_sweep_with_two_workers(tmp_path):
     assert (out / "qmix" / "seed_1" / "metrics.csv").exists()
 
 
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # a zombie has finished
+    except FileNotFoundError:
+        return False
+
+
 def _children(pid: int) -> set[int]:
     kids: set[int] = set()
     for task in Path(f"/proc/{pid}/task").iterdir():
@@ -78,7 +85,7 @@ def test_sigterm_to_the_sweep_stops_its_workers(tmp_path):
     overrides = [f"{k}={v}" for k, v in long_run.items() if k != "env"]
     proc = subprocess.Popen([sys.executable, "-m", "qtran_lib", "sweep", "--algos", "vdn", "--env", TINY["env"],
                              "--seeds", "0-1", "--workers", "2", "--out", str(tmp_path / "sweep"), *overrides],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120
         while not all((tmp_path / "sweep" / "vdn" / f"seed_{s}" / "metrics.csv").exists() for s in (0, 1)):
@@ -89,8 +96,7 @@ def test_sigterm_to_the_sweep_stops_its_workers(tmp_path):
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
         time.sleep(1.0)
-        alive = [w for w in workers if Path(f"/proc/{w}").exists()
-                 and Path(f"/proc/{w}/stat").read_text().split()[2] != "Z"]
+        alive = [w for w in workers if _running(w)]
         assert not alive, f"workers {alive} outlived the sweep"
     finally:
         if proc.poll() is None:
