@@ -4,14 +4,9 @@ import torch
 
 from qtran_lib.envs import make_env
 from qtran_lib.envs.base import InvalidActionError
-from qtran_lib.envs.predator_prey import PredatorPrey
+from qtran_lib.envs.predator_prey import PredatorPrey, optimal_return
 
 UP, LEFT, STAY, RIGHT, DOWN = range(5)
-
-
-def frozen_prey(env):
-    """Make the prey's random move 'stay' by giving it no room: tests put it where moves are checked."""
-    return env
 
 
 def place(env, predators, prey):
@@ -98,7 +93,7 @@ def test_endless_mode_respawns_the_prey():
     place(env, [[[1, 2], [3, 2]]], [[[2, 2]]])
     r, term, _ = step_with_prey(env, [[STAY, STAY]], [[STAY]])
     assert r.item() == 1.0 and not term.item() and env.active.item()
-    assert env.pos[0, 2].tolist() != [2, 2] or True  # respawned somewhere empty
+    assert env.pos[0, 2].tolist() != [2, 2]  # respawned on another cell: its own counts as occupied
     cells = {tuple(p) for p in env.pos[0].tolist()}
     assert len(cells) == 3
 
@@ -141,3 +136,29 @@ def test_errors():
         env.set_positions(torch.tensor([[[0, 0], [0, 0]]]), torch.tensor([[[1, 1]]]))
     with pytest.raises(InvalidActionError):
         env.step(torch.tensor([[5, 0]]))
+
+
+def test_optimal_return_one_step_matches_brute_force():
+    """With one step to go the optimum is E_state[max_u E_prey r]: check it through env.step on every case."""
+    import itertools
+    d, penalty = 3, 0.5
+    states = torch.tensor(list(itertools.permutations(range(d * d), 3)))  # [S, 3]
+    cases = list(itertools.product(range(len(states)), range(5), range(5), range(5)))  # state, u_1, u_2, prey move
+    idx = torch.tensor(cases)  # [R, 4]
+    env = PredatorPrey(grid_size=d, penalty=penalty, batch_size=len(cases), seed=0)
+    cells = states[idx[:, 0]]
+    xy = torch.stack([cells % d, cells // d], -1)  # [R, 3, 2]
+    place(env, xy[:, :2].tolist(), xy[:, 2:].tolist())
+    r, _, _ = step_with_prey(env, idx[:, 1:3].tolist(), idx[:, 3:].tolist())
+    best = r.view(len(states), 25, 5).mean(-1).amax(-1).mean()
+    assert optimal_return(penalty, grid_size=d, episode_limit=1) == pytest.approx(best.item(), abs=1e-6)
+
+
+def test_optimal_return_orders_and_limits():
+    # with no penalty and time to spare, two predators always corner the prey: the optimum tends to 1
+    assert optimal_return(0.0, grid_size=3, episode_limit=40) == pytest.approx(1.0, abs=1e-3)
+    endless = [optimal_return(p, terminate_on_capture=False, grid_size=3, episode_limit=10) for p in (0.0, 0.5, 1.5)]
+    assert endless[0] > endless[1] > endless[2] > 0  # penalties cost, but coordinated capture still pays
+    assert endless[0] > 1.0  # endless mode: several captures per episode
+    with pytest.raises(ValueError, match="too large to solve exactly"):
+        optimal_return(0.5, n_predators=4, grid_size=7)

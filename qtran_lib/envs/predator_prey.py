@@ -29,6 +29,9 @@ The global state is the normalised (x, y) of every entity, 2(N+M) values.
 """
 from __future__ import annotations
 
+import itertools
+import math
+
 import torch
 
 from .base import EnvInfo, MultiAgentEnv
@@ -173,6 +176,51 @@ class PredatorPrey(MultiAgentEnv):
 
     def get_avail_actions(self):
         return torch.ones(self.batch_size, self.n_predators, len(MOVES), device=self.device)
+
+
+def optimal_return(penalty: float, terminate_on_capture: bool = True, n_predators: int = 2, grid_size: int = 5,
+                   episode_limit: int = 100, max_rows: int = 5_000_000) -> float:
+    """The best mean undiscounted episode return any joint policy can reach (finite-horizon dynamic programming).
+
+    The reference line for the learning curves, like E_x[max G] for the Gaussian squeeze. The task is
+    fully observed, so decentralised greedy agents can realise this centralised optimum. One prey only
+    (its respawn is then uniform over the empty cells); the transitions come from ``PredatorPrey._move``
+    itself, so this uses exactly the env's move rule. The 2-predator 5x5 task has 13,800 states.
+    """
+    n_ent, cells = n_predators + 1, grid_size * grid_size
+    n_joint = len(MOVES) ** n_ent  # predators' joint action x prey move
+    n_states = math.perm(cells, n_ent)
+    if n_states * n_joint > max_rows:
+        raise ValueError(f"{n_predators} predators on a {grid_size}x{grid_size} grid give {n_states} states x "
+                         f"{n_joint} moves, more than max_rows={max_rows}: too large to solve exactly")
+    states = torch.tensor(list(itertools.permutations(range(cells), n_ent)))  # [S, E] flat cells
+    index = torch.full((cells,) * n_ent, -1, dtype=torch.long)
+    index[tuple(states.T)] = torch.arange(n_states)
+    # every (state, predator joint action, prey move), prey move fastest
+    rows = torch.arange(n_states * n_joint)
+    moves = torch.stack([rows // len(MOVES) ** (n_ent - 1 - e) % len(MOVES) for e in range(n_ent)], 1)  # [R, E]
+    env = PredatorPrey(n_predators, 1, grid_size, penalty, episode_limit, batch_size=rows.numel())
+    flat = states[rows // n_joint]  # [R, E]
+    env.pos = torch.stack([flat % grid_size, flat // grid_size], -1)
+    env._move(moves, torch.ones(rows.numel(), dtype=torch.bool))
+    counts = env.adjacent_counts()[:, 0]  # [R]
+    reward = env.team_reward(counts[:, None])  # [R]
+    caught = counts >= 2
+    after = env.pos[..., 1] * grid_size + env.pos[..., 0]  # [R, E]
+    nxt = index[tuple(after.T)]  # [R]
+    pred_key = (after[:, :-1] * cells ** torch.arange(n_predators - 1, -1, -1)).sum(-1)  # [R] predators' cells
+    value = torch.zeros(n_states, dtype=torch.float64)  # [S] optimal value with k steps to go
+    for _ in range(episode_limit):
+        if terminate_on_capture:
+            respawned = torch.zeros(rows.numel(), dtype=torch.float64)
+        else:  # a caught prey reappears uniformly on one of the cells - n_predators empty cells
+            keys = (states[:, :-1] * cells ** torch.arange(n_predators - 1, -1, -1)).sum(-1)  # [S]
+            by_preds = torch.zeros(cells ** n_predators, dtype=torch.float64).index_add_(0, keys, value)
+            respawned = by_preds[pred_key] / (cells - n_predators)
+        cont = torch.where(caught, respawned, value[nxt])  # [R]
+        q = (reward.double() + cont).view(n_states, -1, len(MOVES)).mean(-1)  # [S, A^N] prey move averaged
+        value = q.max(-1).values
+    return float(value.mean())  # the reset draws every state with equal probability
 
 
 def _parse_spec(spec: str) -> dict:
