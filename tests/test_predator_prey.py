@@ -1,4 +1,6 @@
 """Modified predator-prey: reward rules on hand-built positions, movement, batching, masks, errors."""
+import itertools
+
 import pytest
 import torch
 
@@ -138,10 +140,9 @@ def test_errors():
         env.step(torch.tensor([[5, 0]]))
 
 
-def test_optimal_return_one_step_matches_brute_force():
-    """With one step to go the optimum is E_state[max_u E_prey r]: check it through env.step on every case."""
-    import itertools
-    d, penalty = 3, 0.5
+def one_step_cases(d, penalty):
+    """Every (placement, u_1, u_2, prey move) on a d x d grid stepped once through env.step:
+    placements [S, 3] flat cells, reward [S, 25, 5], cells after the moves [S, 25, 5, 3]."""
     states = torch.tensor(list(itertools.permutations(range(d * d), 3)))  # [S, 3]
     cases = list(itertools.product(range(len(states)), range(5), range(5), range(5)))  # state, u_1, u_2, prey move
     idx = torch.tensor(cases)  # [R, 4]
@@ -150,8 +151,33 @@ def test_optimal_return_one_step_matches_brute_force():
     xy = torch.stack([cells % d, cells // d], -1)  # [R, 3, 2]
     place(env, xy[:, :2].tolist(), xy[:, 2:].tolist())
     r, _, _ = step_with_prey(env, idx[:, 1:3].tolist(), idx[:, 3:].tolist())
-    best = r.view(len(states), 25, 5).mean(-1).amax(-1).mean()
-    assert optimal_return(penalty, grid_size=d, episode_limit=1) == pytest.approx(best.item(), abs=1e-6)
+    after = env.pos[..., 1] * d + env.pos[..., 0]  # [R, 3]
+    return states, r.view(len(states), 25, 5), after.view(len(states), 25, 5, 3)
+
+
+def test_optimal_return_one_step_matches_brute_force():
+    """With one step to go the optimum is E_state[max_u E_prey r]: check it through env.step on every case."""
+    _, r, _ = one_step_cases(3, 0.5)
+    best = r.mean(-1).amax(-1).mean()
+    assert optimal_return(0.5, grid_size=3, episode_limit=1) == pytest.approx(best.item(), abs=1e-6)
+
+
+def test_optimal_return_two_steps_endless_matches_brute_force():
+    """Two steps in endless mode: a caught prey reappears on one of the cells that are empty and not its own."""
+    d, penalty = 3, 0.5
+    states, r, after = one_step_cases(d, penalty)
+    v1 = {tuple(s): v for s, v in zip(states.tolist(), r.mean(-1).amax(-1).tolist())}  # one step to go
+    cont = torch.zeros_like(r)
+    for i, u, m in itertools.product(*(range(n) for n in r.shape)):
+        cells = tuple(after[i, u, m].tolist())
+        if r[i, u, m] == 1.0:  # caught (one prey: reward 1 only on a capture)
+            free = [c for c in range(d * d) if c not in cells]
+            cont[i, u, m] = sum(v1[cells[:2] + (c,)] for c in free) / len(free)
+        else:
+            cont[i, u, m] = v1[cells]
+    best = (r + cont).mean(-1).amax(-1).mean()
+    value = optimal_return(penalty, terminate_on_capture=False, grid_size=d, episode_limit=2)
+    assert value == pytest.approx(best.item(), abs=1e-6)
 
 
 def test_optimal_return_orders_and_limits():

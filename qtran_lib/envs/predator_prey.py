@@ -184,8 +184,8 @@ def optimal_return(penalty: float, terminate_on_capture: bool = True, n_predator
 
     The reference line for the learning curves, like E_x[max G] for the Gaussian squeeze. The task is
     fully observed, so decentralised greedy agents can realise this centralised optimum. One prey only
-    (its respawn is then uniform over the empty cells); the transitions come from ``PredatorPrey._move``
-    itself, so this uses exactly the env's move rule. The 2-predator 5x5 task has 13,800 states.
+    (a caught prey then reappears uniformly on the other empty cells); the transitions come from
+    ``PredatorPrey._move`` itself, so this uses exactly the env's move rule. The 2-predator 5x5 task has 13,800 states.
     """
     n_ent, cells = n_predators + 1, grid_size * grid_size
     n_joint = len(MOVES) ** n_ent  # predators' joint action x prey move
@@ -213,10 +213,10 @@ def optimal_return(penalty: float, terminate_on_capture: bool = True, n_predator
     for _ in range(episode_limit):
         if terminate_on_capture:
             respawned = torch.zeros(rows.numel(), dtype=torch.float64)
-        else:  # a caught prey reappears uniformly on one of the cells - n_predators empty cells
+        else:  # a caught prey reappears uniformly on a cell that is empty and not its own (see _respawn)
             keys = (states[:, :-1] * cells ** torch.arange(n_predators - 1, -1, -1)).sum(-1)  # [S]
             by_preds = torch.zeros(cells ** n_predators, dtype=torch.float64).index_add_(0, keys, value)
-            respawned = by_preds[pred_key] / (cells - n_predators)
+            respawned = (by_preds[pred_key] - value[nxt]) / (cells - n_predators - 1)
         cont = torch.where(caught, respawned, value[nxt])  # [R]
         q = (reward.double() + cont).view(n_states, -1, len(MOVES)).mean(-1)  # [S, A^N] prey move averaged
         value = q.max(-1).values
