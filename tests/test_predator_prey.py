@@ -6,7 +6,7 @@ import torch
 
 from qtran_lib.envs import make_env
 from qtran_lib.envs.base import InvalidActionError
-from qtran_lib.envs.predator_prey import PredatorPrey, optimal_return
+from qtran_lib.envs.predator_prey import PredatorPrey, optimal_return, policy_return, q_values, tabulate
 
 UP, LEFT, STAY, RIGHT, DOWN = range(5)
 
@@ -187,4 +187,27 @@ def test_optimal_return_orders_and_limits():
     assert endless[0] > endless[1] > endless[2] > 0  # penalties cost, but coordinated capture still pays
     assert endless[0] > 1.0  # endless mode: several captures per episode
     with pytest.raises(ValueError, match="too large to solve exactly"):
-        optimal_return(0.5, n_predators=4, grid_size=7)
+        optimal_return(0.5, n_predators=4, grid_size=7)  # via tabulate
+
+
+def test_exact_policy_values_match_simulation():
+    """policy_return and q_values on a 3x3 grid, checked by simulating the env with the same policy."""
+    d, penalty, limit = 3, 0.5, 10
+    model = tabulate(penalty, grid_size=d)
+    star = q_values(model, None, terminate_on_capture=False, gamma=0.9, sweeps=300)  # Q*  [S, 25]
+    greedy = star.argmax(-1)  # [S] joint action, predator 0 most significant
+    assert torch.allclose(q_values(model, greedy, False, gamma=0.9, sweeps=300), star, atol=1e-6)  # Q^pi* = Q*
+    exact = policy_return(model, greedy, terminate_on_capture=False, episode_limit=limit)
+    stay = policy_return(model, torch.full_like(greedy, 5 * STAY + STAY), False, episode_limit=limit)
+    assert stay < exact <= optimal_return(penalty, False, grid_size=d, episode_limit=limit, model=model) + 1e-9
+    index = torch.full((d * d,) * 3, -1, dtype=torch.long)
+    index[tuple(model.states.T)] = torch.arange(len(model.states))
+    env = PredatorPrey(grid_size=d, penalty=penalty, episode_limit=limit, terminate_on_capture=False,
+                       batch_size=20_000, seed=1)
+    env.reset()
+    total = torch.zeros(env.batch_size)
+    for _ in range(limit):
+        u = greedy[index[tuple((env.pos[..., 1] * d + env.pos[..., 0]).T)]]  # [B]
+        r, _, _ = env.step(torch.stack([u // 5, u % 5], -1))
+        total += r
+    assert abs(float(total.mean()) - exact) < 4 * float(total.std()) / env.batch_size ** 0.5

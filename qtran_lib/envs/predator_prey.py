@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -178,49 +179,92 @@ class PredatorPrey(MultiAgentEnv):
         return torch.ones(self.batch_size, self.n_predators, len(MOVES), device=self.device)
 
 
+@dataclass
+class TabularModel:
+    """Every placement of the 1-prey task and what each (predator joint action, prey move) does to it.
+
+    Joint action u = sum_i u_i 5^(N-1-i) (predator 0 most significant); prey moves are averaged over."""
+    states: torch.Tensor  # [S, E] flat cells y*d + x, predators first, prey last
+    reward: torch.Tensor  # [S, U, 5] team reward
+    nxt: torch.Tensor  # [S, U, 5] index of the placement after the moves
+    caught: torch.Tensor  # [S, U, 5] the prey was caught (it then reappears elsewhere in endless mode)
+    respawn_sum: torch.Tensor  # [S, U, 5] -> index into by_predators: where the predators stand after the moves
+    predator_key: torch.Tensor  # [S] the same index for each placement
+    cells: int
+    n_predators: int
+
+    def expected(self, value: torch.Tensor, terminate_on_capture: bool, gamma: float = 1.0) -> torch.Tensor:
+        """E_prey[r + gamma V(next)] for every placement and joint action: value [S] -> [S, U]."""
+        cont = value[self.nxt]  # [S, U, 5]
+        if terminate_on_capture:
+            cont = torch.where(self.caught, torch.zeros((), dtype=value.dtype), cont)
+        else:  # a caught prey reappears uniformly on a cell that is empty and not its own (see _respawn)
+            by_predators = torch.zeros(self.cells ** self.n_predators, dtype=value.dtype)
+            by_predators.index_add_(0, self.predator_key, value)
+            spawned = (by_predators[self.respawn_sum] - cont) / (self.cells - self.n_predators - 1)
+            cont = torch.where(self.caught, spawned, cont)
+        return (self.reward + gamma * cont).mean(-1)
+
+
+def tabulate(penalty: float, n_predators: int = 2, grid_size: int = 5, max_rows: int = 5_000_000) -> TabularModel:
+    """The whole task as tables, built by running ``PredatorPrey._move`` once on every case (one prey)."""
+    n_ent, cells = n_predators + 1, grid_size * grid_size
+    n_cases = len(MOVES) ** n_ent  # predators' joint action x prey move
+    n_states = math.perm(cells, n_ent)
+    if n_states * n_cases > max_rows:
+        raise ValueError(f"{n_predators} predators on a {grid_size}x{grid_size} grid give {n_states} states x "
+                         f"{n_cases} moves, more than max_rows={max_rows}: too large to solve exactly")
+    states = torch.tensor(list(itertools.permutations(range(cells), n_ent)))  # [S, E]
+    index = torch.full((cells,) * n_ent, -1, dtype=torch.long)
+    index[tuple(states.T)] = torch.arange(n_states)
+    rows = torch.arange(n_states * n_cases)  # (state, joint action, prey move), prey move fastest
+    moves = torch.stack([rows // len(MOVES) ** (n_ent - 1 - e) % len(MOVES) for e in range(n_ent)], 1)  # [R, E]
+    env = PredatorPrey(n_predators, 1, grid_size, penalty, batch_size=rows.numel())
+    flat = states[rows // n_cases]  # [R, E]
+    env.pos = torch.stack([flat % grid_size, flat // grid_size], -1)
+    env._move(moves, torch.ones(rows.numel(), dtype=torch.bool))
+    counts = env.adjacent_counts()  # [R, 1]
+    after = env.pos[..., 1] * grid_size + env.pos[..., 0]  # [R, E]
+    place = cells ** torch.arange(n_predators - 1, -1, -1)  # [N] digits of the predators' key
+    shape = (n_states, n_cases // len(MOVES), len(MOVES))
+    return TabularModel(states, env.team_reward(counts).double().view(shape), index[tuple(after.T)].view(shape),
+                        (counts[:, 0] >= 2).view(shape), (after[:, :-1] * place).sum(-1).view(shape),
+                        (states[:, :-1] * place).sum(-1), cells, n_predators)
+
+
 def optimal_return(penalty: float, terminate_on_capture: bool = True, n_predators: int = 2, grid_size: int = 5,
-                   episode_limit: int = 100, max_rows: int = 5_000_000) -> float:
+                   episode_limit: int = 100, model: TabularModel | None = None) -> float:
     """The best mean undiscounted episode return any joint policy can reach (finite-horizon dynamic programming).
 
     The reference line for the learning curves, like E_x[max G] for the Gaussian squeeze. The task is
-    fully observed, so decentralised greedy agents can realise this centralised optimum. One prey only
-    (a caught prey then reappears uniformly on the other empty cells); the transitions come from
-    ``PredatorPrey._move`` itself, so this uses exactly the env's move rule. The 2-predator 5x5 task has 13,800 states.
+    fully observed, so decentralised greedy agents can realise this centralised optimum. The 2-predator
+    5x5 task has 13,800 placements; ``model`` reuses tables from ``tabulate``.
     """
-    n_ent, cells = n_predators + 1, grid_size * grid_size
-    n_joint = len(MOVES) ** n_ent  # predators' joint action x prey move
-    n_states = math.perm(cells, n_ent)
-    if n_states * n_joint > max_rows:
-        raise ValueError(f"{n_predators} predators on a {grid_size}x{grid_size} grid give {n_states} states x "
-                         f"{n_joint} moves, more than max_rows={max_rows}: too large to solve exactly")
-    states = torch.tensor(list(itertools.permutations(range(cells), n_ent)))  # [S, E] flat cells
-    index = torch.full((cells,) * n_ent, -1, dtype=torch.long)
-    index[tuple(states.T)] = torch.arange(n_states)
-    # every (state, predator joint action, prey move), prey move fastest
-    rows = torch.arange(n_states * n_joint)
-    moves = torch.stack([rows // len(MOVES) ** (n_ent - 1 - e) % len(MOVES) for e in range(n_ent)], 1)  # [R, E]
-    env = PredatorPrey(n_predators, 1, grid_size, penalty, episode_limit, batch_size=rows.numel())
-    flat = states[rows // n_joint]  # [R, E]
-    env.pos = torch.stack([flat % grid_size, flat // grid_size], -1)
-    env._move(moves, torch.ones(rows.numel(), dtype=torch.bool))
-    counts = env.adjacent_counts()[:, 0]  # [R]
-    reward = env.team_reward(counts[:, None])  # [R]
-    caught = counts >= 2
-    after = env.pos[..., 1] * grid_size + env.pos[..., 0]  # [R, E]
-    nxt = index[tuple(after.T)]  # [R]
-    pred_key = (after[:, :-1] * cells ** torch.arange(n_predators - 1, -1, -1)).sum(-1)  # [R] predators' cells
-    value = torch.zeros(n_states, dtype=torch.float64)  # [S] optimal value with k steps to go
+    model = model or tabulate(penalty, n_predators, grid_size)
+    value = torch.zeros(len(model.states), dtype=torch.float64)  # [S] optimal value with k steps to go
     for _ in range(episode_limit):
-        if terminate_on_capture:
-            respawned = torch.zeros(rows.numel(), dtype=torch.float64)
-        else:  # a caught prey reappears uniformly on a cell that is empty and not its own (see _respawn)
-            keys = (states[:, :-1] * cells ** torch.arange(n_predators - 1, -1, -1)).sum(-1)  # [S]
-            by_preds = torch.zeros(cells ** n_predators, dtype=torch.float64).index_add_(0, keys, value)
-            respawned = (by_preds[pred_key] - value[nxt]) / (cells - n_predators - 1)
-        cont = torch.where(caught, respawned, value[nxt])  # [R]
-        q = (reward.double() + cont).view(n_states, -1, len(MOVES)).mean(-1)  # [S, A^N] prey move averaged
-        value = q.max(-1).values
-    return float(value.mean())  # the reset draws every state with equal probability
+        value = model.expected(value, terminate_on_capture).max(-1).values
+    return float(value.mean())  # the reset draws every placement with equal probability
+
+
+def policy_return(model: TabularModel, policy: torch.Tensor, terminate_on_capture: bool = True,
+                  episode_limit: int = 100) -> float:
+    """The exact mean undiscounted return of a deterministic joint policy: policy [S] joint actions."""
+    value = torch.zeros(len(model.states), dtype=torch.float64)
+    for _ in range(episode_limit):
+        value = model.expected(value, terminate_on_capture).gather(1, policy[:, None]).squeeze(1)
+    return float(value.mean())
+
+
+def q_values(model: TabularModel, policy: torch.Tensor | None = None, terminate_on_capture: bool = True,
+             gamma: float = 0.99, sweeps: int = 1000) -> torch.Tensor:
+    """Discounted Q^pi [S, U] of a deterministic joint policy [S], or Q* with ``policy=None``: the
+    values the TD targets of training estimate (gamma^sweeps bounds the error)."""
+    value = torch.zeros(len(model.states), dtype=torch.float64)
+    for _ in range(sweeps):
+        q = model.expected(value, terminate_on_capture, gamma)  # [S, U]
+        value = q.max(-1).values if policy is None else q.gather(1, policy[:, None]).squeeze(1)
+    return q
 
 
 def _parse_spec(spec: str) -> dict:
