@@ -211,3 +211,22 @@ def test_exact_policy_values_match_simulation():
         r, _, _ = env.step(torch.stack([u // 5, u % 5], -1))
         total += r
     assert abs(float(total.mean()) - exact) < 4 * float(total.std()) / env.batch_size ** 0.5
+
+
+def test_probe_script_reads_the_joint_value_of_every_joint_action():
+    """For VDN the joint value at u = (u_1, u_2) is Q_1(u_1) + Q_2(u_2), and the greedy joint action is its argmax."""
+    from script_loader import load_script
+
+    from qtran_lib import make_config
+    from qtran_lib.config import load_yaml
+    from qtran_lib.learners import make_learner
+
+    probe = load_script("probe_predator_prey")
+    cfg = make_config(load_yaml("predator_prey"), algo="vdn", env="predator_prey:grid_size=3", seed=0)
+    env = make_env(cfg.env, batch_size=6, seed=0)
+    obs, state, _ = env.reset()
+    learner = make_learner(cfg, env.env_info())
+    greedy, joint = probe.joint_table(learner, obs, state, 5)  # [6], [6, 25]
+    q, _ = learner.agent(learner.inputs(obs, None), None)  # [6, 2, 5]
+    assert torch.allclose(joint, (q[:, 0, :, None] + q[:, 1, None, :]).reshape(6, 25).double(), atol=1e-6)
+    assert torch.equal(greedy, joint.argmax(-1))
