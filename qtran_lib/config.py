@@ -72,6 +72,9 @@ class TrainConfig:
     """Feed QTRAN's joint networks h_i.detach(): L_td then trains only Q_jt/V_jt, never the agents' shared layers."""
     qtran_td_target: str = "joint"
     """TD target: joint = Q_jt^-(tau', u_bar') (paper) or individual = sum_i max Q_i^-(tau') (authors' code)."""
+    qtran_nopt_actions: str = "taken"
+    """QTRAN-base's L_nopt at the taken joint action (paper) or at all joint actions (Theorem 1's condition
+    for every u; only where A^N <= 4096)."""
     lambda_opt: float = 1.0
     """Weight of L_opt."""
     lambda_nopt: float = 1.0
@@ -119,6 +122,10 @@ class TrainConfig:
             (self.optimizer in ("adam", "rmsprop"), f"optimizer must be adam or rmsprop, got {self.optimizer!r}"),
             (self.qtran_td_target in ("joint", "individual"),
              f"qtran_td_target must be joint or individual, got {self.qtran_td_target!r}"),
+            (self.qtran_nopt_actions in ("taken", "all"),
+             f"qtran_nopt_actions must be taken or all, got {self.qtran_nopt_actions!r}"),
+            (self.qtran_nopt_actions == "taken" or self.algo == "qtran_base",
+             f"qtran_nopt_actions=all is a QTRAN-base option, not one for {self.algo}"),
             (self.t_max > 0, f"t_max must be positive, got {self.t_max}"),
             (self.max_updates >= 0, f"max_updates must be >= 0, got {self.max_updates}"),
             (self.batch_size_run > 0, f"batch_size_run must be positive, got {self.batch_size_run}"),

@@ -1,11 +1,14 @@
 """Every algorithm x a tiny config: updates run, every parameter receives a gradient, and each
 QTRAN loss term reaches exactly the networks the paper says it should."""
+import itertools
+
 import pytest
 import torch
 
 from qtran_lib.config import ALGORITHMS, make_config
 from qtran_lib.envs import make_env
 from qtran_lib.learners import LEARNERS, make_learner
+from qtran_lib.learners.base import step_slices
 from qtran_lib.runner import run_episodes
 from toy_envs import CoordinationChain
 
@@ -161,3 +164,34 @@ def test_scheduled_lr_falls_linearly_to_the_final_fraction():
     assert scheduled_lr(cfg, 30_000_000, 90_000) == pytest.approx(2.5e-5)  # stays at the floor past t_max
     by_updates = make_config(cfg.to_dict(), max_updates=100)
     assert scheduled_lr(by_updates, 0, 50) == pytest.approx(5e-4 * (1 - 0.95 / 2))
+
+
+def test_qtran_nopt_at_all_joint_actions_by_hand():
+    """qtran_nopt_actions=all is the mean of L_nopt's hinge over every (step, joint action), counted by hand."""
+    from qtran_lib.losses import nopt_loss
+
+    env = CoordinationChain(batch_size=4, seed=0)
+    learner, batch = _batch("qtran_base", env, qtran_nopt_actions="all")
+    s = step_slices(batch)
+    steps = s["mask"].shape[1]
+    with torch.no_grad():
+        q, h = learner.unroll(batch)
+        q, h = q[:, :steps], h[:, :steps]  # [B, T, N, A], [B, T, N, H]
+        v = learner.mixer.v(h, s["state"])
+        n, a = learner.info.n_agents, learner.info.n_actions
+        gaps, weights = [], []
+        for u in itertools.product(range(a), repeat=n):
+            u = torch.tensor(u).expand(*q.shape[:2], n)  # [B, T, N]
+            ok = s["avail"].gather(-1, u.unsqueeze(-1)).squeeze(-1).prod(-1)  # [B, T]
+            w = s["mask"] * ok
+            gaps.append(nopt_loss(q.gather(-1, u.unsqueeze(-1)).squeeze(-1).sum(-1),
+                                  learner.mixer(h, learner.one_hot(u), s["state"]), v, w) * w.sum())
+            weights.append(w.sum())
+        expected = sum(gaps) / sum(weights)
+        got = learner.nopt_all_actions(q, h, v, s["state"], s["avail"], s["mask"])
+    assert float(expected) > 0 and float(got) == pytest.approx(float(expected), rel=1e-5)
+    assert float(learner.losses(batch)["nopt"].detach()) == pytest.approx(float(expected), rel=1e-4)
+    with pytest.raises(ValueError, match="QTRAN-base option"):
+        make_config(algo="qtran_alt", qtran_nopt_actions="all").validate()
+    with pytest.raises(ValueError, match="taken or all"):
+        make_config(algo="qtran_base", qtran_nopt_actions="some").validate()

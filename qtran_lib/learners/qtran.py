@@ -75,7 +75,10 @@ class QTranLearner(Learner):
             q_jt = self.mixer(h_now, self.one_hot(u), s["state"])  # Q_jt(tau, u)  [B, T]
             l_td = td_loss(q_jt, y, mask)
             l_opt = opt_loss(transformed_q(q_i_max), q_jt_bar, v, mask)
-            l_nopt = nopt_loss(transformed_q(q_i_taken), q_jt, v, mask)
+            if self.cfg.qtran_nopt_actions == "all":
+                l_nopt = self.nopt_all_actions(q_now, h_now, v, s["state"], s["avail"], mask)
+            else:
+                l_nopt = nopt_loss(transformed_q(q_i_taken), q_jt, v, mask)
         else:
             q_jt_cf = self.mixer(h_now, self.one_hot(u), s["state"])  # Q_jt(tau, ., u_-i)  [B, T, N, A]
             q_jt = _pick(q_jt_cf, u)  # every head's Q_jt(tau, u)  [B, T, N]
@@ -89,6 +92,23 @@ class QTranLearner(Learner):
 
 class QTranBaseLearner(QTranLearner):
     alt = False
+
+    def nopt_all_actions(self, q_now, h_now, v, state, avail, mask) -> torch.Tensor:
+        """L_nopt at every joint action u, not only the sampled one: Theorem 1 asks Q'_jt(u) >= Q_jt(u) for
+        all u, and a sampled u rarely is Q_jt's argmax when it differs from u_bar. Cost: A^N joint values."""
+        n, a = self.info.n_agents, self.info.n_actions
+        if a ** n > 4096:
+            raise ValueError(f"qtran_nopt_actions=all needs A^N <= 4096 joint actions, got {a}^{n}")
+        digits = a ** torch.arange(n - 1, -1, -1, device=q_now.device)  # [N]
+        u_all = torch.arange(a ** n, device=q_now.device)[:, None] // digits % a  # [U, N]
+        lead = q_now.shape[:2]  # B, T
+        q_jt_all = self.mixer(h_now.unsqueeze(2).expand(*lead, len(u_all), *h_now.shape[2:]),
+                              self.one_hot(u_all).expand(*lead, -1, -1, -1),
+                              state.unsqueeze(2).expand(*lead, len(u_all), state.shape[-1]))  # Q_jt(tau, u) [B, T, U]
+        per_agent = u_all.T.expand(*lead, n, -1)  # [B, T, N, U] agent i's action in each u
+        q_sum_all = transformed_q(q_now.gather(-1, per_agent).transpose(-1, -2))  # Q'_jt(tau, u) [B, T, U]
+        ok = avail.gather(-1, per_agent).prod(-2)  # [B, T, U] 1 where every agent's action is available
+        return nopt_loss(q_sum_all, q_jt_all, v.unsqueeze(-1), mask.unsqueeze(-1) * ok)
 
 
 class QTranAltLearner(QTranLearner):
