@@ -188,6 +188,13 @@ def test_optimal_return_orders_and_limits():
     assert endless[0] > 1.0  # endless mode: several captures per episode
     with pytest.raises(ValueError, match="too large to solve exactly"):
         optimal_return(0.5, n_predators=4, grid_size=7)  # via tabulate
+    model = tabulate(0.5, grid_size=3)
+    with pytest.raises(ValueError, match="tabulated for P = 0.5"):
+        optimal_return(1.5, grid_size=3, model=model)  # tables of another penalty: no silent wrong answer
+    with pytest.raises(ValueError, match="long tensor"):
+        policy_return(model, torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ValueError, match="must lie in 0..24"):
+        q_values(model, torch.full((len(model.states),), 25), sweeps=1)
 
 
 def test_exact_policy_values_match_simulation():

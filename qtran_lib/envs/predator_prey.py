@@ -192,6 +192,15 @@ class TabularModel:
     predator_key: torch.Tensor  # [S] the same index for each placement
     cells: int
     n_predators: int
+    penalty: float
+
+    def check_policy(self, policy: torch.Tensor) -> None:
+        n_joint = self.reward.shape[1]
+        if policy.shape != (len(self.states),) or policy.dtype != torch.long:
+            raise ValueError(f"a joint policy is a long tensor [S] = [{len(self.states)}], got "
+                             f"{policy.dtype} {list(policy.shape)}")
+        if bool(((policy < 0) | (policy >= n_joint)).any()):
+            raise ValueError(f"joint actions must lie in 0..{n_joint - 1}")
 
     def expected(self, value: torch.Tensor, terminate_on_capture: bool, gamma: float = 1.0) -> torch.Tensor:
         """E_prey[r + gamma V(next)] for every placement and joint action: value [S] -> [S, U]."""
@@ -229,7 +238,7 @@ def tabulate(penalty: float, n_predators: int = 2, grid_size: int = 5, max_rows:
     shape = (n_states, n_cases // len(MOVES), len(MOVES))
     return TabularModel(states, env.team_reward(counts).double().view(shape), index[tuple(after.T)].view(shape),
                         (counts[:, 0] >= 2).view(shape), (after[:, :-1] * place).sum(-1).view(shape),
-                        (states[:, :-1] * place).sum(-1), cells, n_predators)
+                        (states[:, :-1] * place).sum(-1), cells, n_predators, float(penalty))
 
 
 def optimal_return(penalty: float, terminate_on_capture: bool = True, n_predators: int = 2, grid_size: int = 5,
@@ -241,6 +250,9 @@ def optimal_return(penalty: float, terminate_on_capture: bool = True, n_predator
     5x5 task has 13,800 placements; ``model`` reuses tables from ``tabulate``.
     """
     model = model or tabulate(penalty, n_predators, grid_size)
+    if (model.penalty, model.n_predators, model.cells) != (float(penalty), n_predators, grid_size ** 2):
+        raise ValueError(f"the model was tabulated for P = {model.penalty}, {model.n_predators} predators and "
+                         f"{model.cells} cells, not P = {penalty}, {n_predators} and {grid_size ** 2}")
     value = torch.zeros(len(model.states), dtype=torch.float64)  # [S] optimal value with k steps to go
     for _ in range(episode_limit):
         value = model.expected(value, terminate_on_capture).max(-1).values
@@ -250,6 +262,7 @@ def optimal_return(penalty: float, terminate_on_capture: bool = True, n_predator
 def policy_return(model: TabularModel, policy: torch.Tensor, terminate_on_capture: bool = True,
                   episode_limit: int = 100) -> float:
     """The exact mean undiscounted return of a deterministic joint policy: policy [S] joint actions."""
+    model.check_policy(policy)
     value = torch.zeros(len(model.states), dtype=torch.float64)
     for _ in range(episode_limit):
         value = model.expected(value, terminate_on_capture).gather(1, policy[:, None]).squeeze(1)
@@ -260,6 +273,8 @@ def q_values(model: TabularModel, policy: torch.Tensor | None = None, terminate_
              gamma: float = 0.99, sweeps: int = 1000) -> torch.Tensor:
     """Discounted Q^pi [S, U] of a deterministic joint policy [S], or Q* with ``policy=None``: the
     values the TD targets of training estimate (gamma^sweeps bounds the error)."""
+    if policy is not None:
+        model.check_policy(policy)
     value = torch.zeros(len(model.states), dtype=torch.float64)
     for _ in range(sweeps):
         q = model.expected(value, terminate_on_capture, gamma)  # [S, U]
