@@ -7,6 +7,7 @@ import torch
 
 from qtran_lib.config import ALGORITHMS, make_config
 from qtran_lib.envs import make_env
+from qtran_lib.envs.base import EnvInfo
 from qtran_lib.learners import LEARNERS, make_learner
 from qtran_lib.learners.base import step_slices
 from qtran_lib.runner import run_episodes
@@ -195,3 +196,5 @@ def test_qtran_nopt_at_all_joint_actions_by_hand():
         make_config(algo="qtran_alt", qtran_nopt_actions="all").validate()
     with pytest.raises(ValueError, match="taken or all"):
         make_config(algo="qtran_base", qtran_nopt_actions="some").validate()
+    with pytest.raises(ValueError, match="A\\^N <= 4096"):  # 3 agents x 17 actions: caught when the learner is built
+        make_learner(make_config(algo="qtran_base", qtran_nopt_actions="all"), EnvInfo(3, 17, 4, 4, 5))

@@ -24,6 +24,8 @@ class QTranLearner(Learner):
 
     def build_mixer(self):
         c, i = self.cfg, self.info
+        if c.qtran_nopt_actions == "all" and i.n_actions ** i.n_agents > 4096:  # fail before training starts
+            raise ValueError(f"qtran_nopt_actions=all needs A^N <= 4096 joint actions, got {i.n_actions}^{i.n_agents}")
         cls = QTranAlt if self.alt else QTranBase
         return cls(i.n_agents, i.n_actions, i.state_dim, c.hidden_dim, c.qtran_embed_dim, c.qtran_use_state, c.qtran_use_v)
 
@@ -97,8 +99,6 @@ class QTranBaseLearner(QTranLearner):
         """L_nopt at every joint action u, not only the sampled one: Theorem 1 asks Q'_jt(u) >= Q_jt(u) for
         all u, and a sampled u rarely is Q_jt's argmax when it differs from u_bar. Cost: A^N joint values."""
         n, a = self.info.n_agents, self.info.n_actions
-        if a ** n > 4096:
-            raise ValueError(f"qtran_nopt_actions=all needs A^N <= 4096 joint actions, got {a}^{n}")
         digits = a ** torch.arange(n - 1, -1, -1, device=q_now.device)  # [N]
         u_all = torch.arange(a ** n, device=q_now.device)[:, None] // digits % a  # [U, N]
         lead = q_now.shape[:2]  # B, T
