@@ -4,11 +4,11 @@ Introduced in book/03_vdn_qmix_limits. Tables are indexed by the agents' actions
 """
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import torch
 
+from .envs.base import joint_actions
 from .exploration import greedy_actions
 from .transformation import theorem1_gap, transformed_q
 
@@ -55,7 +55,7 @@ def q_tables(learner, env) -> QTables:
     avail = torch.ones(1, n, a, device=dev)
     hidden = learner.agent.init_hidden(1, n, device=dev)
     q, h = learner.agent(learner.inputs(obs, None), hidden)  # [1, N, A], [1, N, H]
-    joint = torch.tensor(list(itertools.product(range(a), repeat=n)), device=dev)  # [A^N, N]
+    joint = joint_actions(n, a, dev)  # [A^N, N]
     m = joint.shape[0]
     qs, hs, ss = q.expand(m, n, a), h.expand(m, n, h.shape[-1]), state.expand(m, info.state_dim)
     q_jt = learner.joint_q(qs, hs, joint, ss)  # [A^N]

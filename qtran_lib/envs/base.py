@@ -165,3 +165,9 @@ class MultiAgentEnv(abc.ABC):
         i = self.env_info()
         return (f"{type(self).__name__}(batch_size={self.batch_size}, n_agents={i.n_agents}, n_actions={i.n_actions}, "
                 f"obs_dim={i.obs_dim}, state_dim={i.state_dim}, episode_limit={i.episode_limit}, device={self.device})")
+
+
+def joint_actions(n_agents: int, n_actions: int, device="cpu") -> torch.Tensor:
+    """Every joint action once, [A^N, N], agent 0's action the most significant digit (row u = sum_i u_i A^(N-1-i))."""
+    digits = n_actions ** torch.arange(n_agents - 1, -1, -1, device=device)  # [N]
+    return torch.arange(n_actions ** n_agents, device=device)[:, None] // digits % n_actions

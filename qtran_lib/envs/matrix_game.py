@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import EnvInfo, MultiAgentEnv
+from .base import EnvInfo, MultiAgentEnv, joint_actions
 
 PRESETS: dict[str, list] = {
     # Son et al. (2019), Table 1a: rows = agent 1's action (A, B, C).
@@ -118,12 +118,10 @@ def joint_action_episodes(env: MatrixGame) -> dict[str, torch.Tensor]:
     Training on this batch is training on the exact expectation of uniformly random exploration
     (the paper's protocol for the matrix game), without the sampling noise of a finite batch.
     """
-    import itertools
-
     from ..replay_buffer import empty_episodes
 
     info = env.env_info()
-    joint = torch.tensor(list(itertools.product(range(info.n_actions), repeat=info.n_agents)), device=env.device)
+    joint = joint_actions(info.n_agents, info.n_actions, env.device)  # [A^N, N]
     m = joint.shape[0]
     batch = empty_episodes(info, m, env.device)
     batch["obs"][:] = 1.0

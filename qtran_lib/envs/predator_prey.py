@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .base import EnvInfo, MultiAgentEnv
+from .base import EnvInfo, MultiAgentEnv, joint_actions
 
 # (dx, dy) of actions 0..4, the authors' order: y-1, x-1, stay, x+1, y+1.
 MOVES = ((0, -1), (-1, 0), (0, 0), (1, 0), (0, 1))
@@ -226,12 +226,11 @@ def tabulate(penalty: float, n_predators: int = 2, grid_size: int = 5, max_rows:
     states = torch.tensor(list(itertools.permutations(range(cells), n_ent)))  # [S, E]
     index = torch.full((cells,) * n_ent, -1, dtype=torch.long)
     index[tuple(states.T)] = torch.arange(n_states)
-    rows = torch.arange(n_states * n_cases)  # (state, joint action, prey move), prey move fastest
-    moves = torch.stack([rows // len(MOVES) ** (n_ent - 1 - e) % len(MOVES) for e in range(n_ent)], 1)  # [R, E]
-    env = PredatorPrey(n_predators, 1, grid_size, penalty, batch_size=rows.numel())
-    flat = states[rows // n_cases]  # [R, E]
+    moves = joint_actions(n_ent, len(MOVES)).repeat(n_states, 1)  # [R, E] (state, joint action, prey move) rows
+    env = PredatorPrey(n_predators, 1, grid_size, penalty, batch_size=len(moves))
+    flat = states.repeat_interleave(n_cases, 0)  # [R, E]
     env.pos = torch.stack([flat % grid_size, flat // grid_size], -1)
-    env._move(moves, torch.ones(rows.numel(), dtype=torch.bool))
+    env._move(moves, torch.ones(len(moves), dtype=torch.bool))
     counts = env.adjacent_counts()  # [R, 1]
     after = env.pos[..., 1] * grid_size + env.pos[..., 0]  # [R, E]
     place = cells ** torch.arange(n_predators - 1, -1, -1)  # [N] digits of the predators' key

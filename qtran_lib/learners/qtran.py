@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from ..envs.base import joint_actions
 from ..exploration import greedy_actions, max_available
 from ..losses import nopt_loss, nopt_min_loss, opt_loss, td_loss, td_targets
 from ..mixers import QTranAlt, QTranBase
@@ -98,9 +99,8 @@ class QTranBaseLearner(QTranLearner):
     def nopt_all_actions(self, q_now, h_now, v, state, avail, mask) -> torch.Tensor:
         """L_nopt at every joint action u, not only the sampled one: Theorem 1 asks Q'_jt(u) >= Q_jt(u) for
         all u, and a sampled u rarely is Q_jt's argmax when it differs from u_bar. Cost: A^N joint values."""
-        n, a = self.info.n_agents, self.info.n_actions
-        digits = a ** torch.arange(n - 1, -1, -1, device=q_now.device)  # [N]
-        u_all = torch.arange(a ** n, device=q_now.device)[:, None] // digits % a  # [U, N]
+        n = self.info.n_agents
+        u_all = joint_actions(n, self.info.n_actions, q_now.device)  # [U, N]
         lead = q_now.shape[:2]  # B, T
         q_jt_all = self.mixer(h_now.unsqueeze(2).expand(*lead, len(u_all), *h_now.shape[2:]),
                               self.one_hot(u_all).expand(*lead, -1, -1, -1),
