@@ -1,6 +1,6 @@
 """Where each method fails on predator-prey: its critic, or the step from critic to decentralised policy.
 
-Used by results/README.md. The 2-predator task has only 13,800 placements, so after training we can
+Used by results/README.md and book/05_paper_experiments. The 2-predator task has only 13,800 placements, so after training we can
 read every network on every placement and compare it with exact values from
 ``qtran_lib.envs.predator_prey`` (``tabulate``, ``policy_return``, ``q_values``). For each method:
 
