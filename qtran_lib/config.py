@@ -71,7 +71,8 @@ class TrainConfig:
     qtran_detach_features: bool = False
     """Feed QTRAN's joint networks h_i.detach(): L_td then trains only Q_jt/V_jt, never the agents' shared layers."""
     qtran_td_target: str = "joint"
-    """TD target: joint = Q_jt^-(tau', u_bar') (paper) or individual = sum_i max Q_i^-(tau') (authors' code)."""
+    """TD target: joint = Q_jt^-(tau', u_bar') (paper), individual = sum_i max Q_i^-(tau') (authors' code) or
+    joint_max = max_u Q_jt^-(tau', u) over all joint actions (QTRAN-base, A^N <= 4096: Q_jt learns Q* by itself)."""
     qtran_nopt_actions: str = "taken"
     """QTRAN-base's L_nopt at the taken joint action (paper) or at all joint actions (Theorem 1's condition
     for every u; only where A^N <= 4096)."""
@@ -120,8 +121,10 @@ class TrainConfig:
         checks = [
             (self.agent in ("rnn", "mlp", "mlp_separate"), f"agent must be rnn, mlp or mlp_separate, got {self.agent!r}"),
             (self.optimizer in ("adam", "rmsprop"), f"optimizer must be adam or rmsprop, got {self.optimizer!r}"),
-            (self.qtran_td_target in ("joint", "individual"),
-             f"qtran_td_target must be joint or individual, got {self.qtran_td_target!r}"),
+            (self.qtran_td_target in ("joint", "individual", "joint_max"),
+             f"qtran_td_target must be joint, individual or joint_max, got {self.qtran_td_target!r}"),
+            (self.qtran_td_target != "joint_max" or self.algo == "qtran_base",
+             f"qtran_td_target=joint_max is a QTRAN-base option, not one for {self.algo}"),
             (self.qtran_nopt_actions in ("taken", "all"),
              f"qtran_nopt_actions must be taken or all, got {self.qtran_nopt_actions!r}"),
             (self.qtran_nopt_actions == "taken" or self.algo == "qtran_base",

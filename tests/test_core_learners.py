@@ -10,6 +10,7 @@ from qtran_lib.envs import make_env
 from qtran_lib.envs.base import EnvInfo
 from qtran_lib.learners import LEARNERS, make_learner
 from qtran_lib.learners.base import step_slices
+from qtran_lib.losses import td_targets
 from qtran_lib.runner import run_episodes
 from toy_envs import CoordinationChain
 
@@ -198,3 +199,38 @@ def test_qtran_nopt_at_all_joint_actions_by_hand():
         make_config(algo="qtran_base", qtran_nopt_actions="some").validate()
     with pytest.raises(ValueError, match="A\\^N <= 4096"):  # 3 agents x 17 actions: caught when the learner is built
         make_learner(make_config(algo="qtran_base", qtran_nopt_actions="all"), EnvInfo(3, 17, 4, 4, 5))
+
+
+@pytest.mark.parametrize("double_q", [True, False])
+def test_qtran_joint_max_target_by_hand(double_q):
+    """qtran_td_target=joint_max bootstraps from Q_jt^- at the best available joint action, found by looping
+    over every joint action (the online Q_jt picks it under double Q)."""
+    env = CoordinationChain(batch_size=4, seed=0)
+    learner, batch = _batch("qtran_base", env, qtran_td_target="joint_max", double_q=double_q)
+    for p in learner.target_mixer.parameters():  # make the target differ from the online network
+        p.data.add_(0.05 * torch.randn_like(p))
+    s = step_slices(batch)
+    with torch.no_grad():
+        q, h = learner.unroll(batch, next_step=True)
+        _, h_tgt = learner.unroll(batch, target=True)
+        h_next, h_tgt_next = h[:, 1:], h_tgt[:, 1:]  # [B, T, N, H]
+        n, a = learner.info.n_agents, learner.info.n_actions
+        best_pick = best_val = None
+        for u in itertools.product(range(a), repeat=n):
+            u = torch.tensor(u).expand(*h_next.shape[:2], n)  # [B, T, N]
+            ok = s["next_avail"].gather(-1, u.unsqueeze(-1)).squeeze(-1).prod(-1).bool()  # [B, T]
+            tgt = learner.target_mixer(h_tgt_next, learner.one_hot(u), s["next_state"])  # [B, T]
+            pick = learner.mixer(h_next, learner.one_hot(u), s["next_state"]) if double_q else tgt
+            pick = pick.masked_fill(~ok, float("-inf"))
+            if best_pick is None:
+                best_pick, best_val = pick, tgt
+            else:
+                better = pick > best_pick
+                best_pick, best_val = torch.where(better, pick, best_pick), torch.where(better, tgt, best_val)
+        expected = td_targets(s["reward"], s["terminated"], s["mask"], best_val, learner.cfg.gamma, 0.0)
+        got = learner.td_target(s, q, h, batch)
+    torch.testing.assert_close(got, expected)
+    with pytest.raises(ValueError, match="QTRAN-base option"):
+        make_config(algo="qtran_alt", qtran_td_target="joint_max").validate()
+    with pytest.raises(ValueError, match="A\\^N <= 4096"):
+        make_learner(make_config(algo="qtran_base", qtran_td_target="joint_max"), EnvInfo(3, 17, 4, 4, 5))

@@ -25,8 +25,10 @@ class QTranLearner(Learner):
 
     def build_mixer(self):
         c, i = self.cfg, self.info
-        if c.qtran_nopt_actions == "all" and i.n_actions ** i.n_agents > 4096:  # fail before training starts
-            raise ValueError(f"qtran_nopt_actions=all needs A^N <= 4096 joint actions, got {i.n_actions}^{i.n_agents}")
+        for opt, on in (("qtran_nopt_actions=all", c.qtran_nopt_actions == "all"),
+                        ("qtran_td_target=joint_max", c.qtran_td_target == "joint_max")):
+            if on and i.n_actions ** i.n_agents > 4096:  # fail before training starts
+                raise ValueError(f"{opt} needs A^N <= 4096 joint actions, got {i.n_actions}^{i.n_agents}")
         cls = QTranAlt if self.alt else QTranBase
         return cls(i.n_agents, i.n_actions, i.state_dim, c.hidden_dim, c.qtran_embed_dim, c.qtran_use_state, c.qtran_use_v)
 
@@ -42,15 +44,17 @@ class QTranLearner(Learner):
     def v_jt(self, h, state):
         return self.mixer.v(h, state)
 
-    def td_target(self, s, q, batch) -> torch.Tensor:
-        """y = r + gamma (1 - terminal) Q_jt^-(tau', u_bar') (or sum_i max Q_i^- with qtran_td_target=individual);
-        with td_lambda > 0 the TD(lambda) mix of these targets."""
+    def td_target(self, s, q, h, batch) -> torch.Tensor:
+        """y = r + gamma (1 - terminal) Q_jt^-(tau', u_bar') (paper), sum_i max Q_i^- (individual) or
+        max_u Q_jt^-(tau', u) (joint_max); with td_lambda > 0 the TD(lambda) mix of these targets."""
         if not needs_bootstrap(s):
             return s["reward"]
         with torch.no_grad():
             q_tgt, h_tgt = self.unroll(batch, target=True)  # [B, T+1, N, A], [B, T+1, N, H]
             if self.cfg.qtran_td_target == "individual":
                 next_q = max_available(q_tgt[:, 1:], s["next_avail"]).sum(-1)  # [B, T]
+            elif self.cfg.qtran_td_target == "joint_max":
+                next_q = self.joint_max_target(h[:, 1:], h_tgt[:, 1:], s)  # [B, T]
             else:
                 chooser = q if self.cfg.double_q else q_tgt
                 u_next = greedy_actions(chooser[:, 1:], s["next_avail"])  # [B, T, N]
@@ -63,7 +67,7 @@ class QTranLearner(Learner):
         s = step_slices(batch)
         steps = s["mask"].shape[1]
         q, h = self.unroll(batch, next_step=needs_bootstrap(s))  # [B, T+1, N, A], [B, T+1, N, H]
-        y = self.td_target(s, q, batch)  # [B, T]
+        y = self.td_target(s, q, h, batch)  # [B, T]
         q_now, h_now, u, mask = q[:, :steps], h[:, :steps], s["actions"], s["mask"]
         if self.cfg.qtran_detach_features:
             h_now = h_now.detach()
@@ -96,18 +100,33 @@ class QTranLearner(Learner):
 class QTranBaseLearner(QTranLearner):
     alt = False
 
+    def q_jt_all_actions(self, mixer, h, state, avail) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Q_jt(tau, u) at every joint action [B, T, U], which agent takes which action in each u [B, T, N, U],
+        and 1 where every agent's action is available [B, T, U]. Cost: A^N joint values per step."""
+        n = self.info.n_agents
+        u_all = joint_actions(n, self.info.n_actions, h.device)  # [U, N]
+        lead = h.shape[:2]  # B, T
+        q_jt_all = mixer(h.unsqueeze(2).expand(*lead, len(u_all), *h.shape[2:]),
+                         self.one_hot(u_all).expand(*lead, -1, -1, -1),
+                         state.unsqueeze(2).expand(*lead, len(u_all), state.shape[-1]))  # [B, T, U]
+        per_agent = u_all.T.expand(*lead, n, -1)  # [B, T, N, U]
+        return q_jt_all, per_agent, avail.gather(-1, per_agent).prod(-2)
+
+    def joint_max_target(self, h_next, h_tgt_next, s) -> torch.Tensor:
+        """Q_jt^-(tau', u*') with u*' = argmax_u Q_jt(tau', u) over all available joint actions (double Q: the
+        online Q_jt picks, the target evaluates), so Q_jt learns Q* whatever the utilities' greedy action is."""
+        q_tgt_all, _, ok = self.q_jt_all_actions(self.target_mixer, h_tgt_next, s["next_state"], s["next_avail"])  # [B, T, U]
+        chooser = q_tgt_all
+        if self.cfg.double_q:
+            chooser = self.q_jt_all_actions(self.mixer, h_next, s["next_state"], s["next_avail"])[0]
+        best = chooser.masked_fill(ok == 0, float("-inf")).argmax(-1, keepdim=True)  # [B, T, 1]
+        return q_tgt_all.gather(-1, best).squeeze(-1)
+
     def nopt_all_actions(self, q_now, h_now, v, state, avail, mask) -> torch.Tensor:
         """L_nopt at every joint action u, not only the sampled one: Theorem 1 asks Q'_jt(u) >= Q_jt(u) for
-        all u, and a sampled u rarely is Q_jt's argmax when it differs from u_bar. Cost: A^N joint values."""
-        n = self.info.n_agents
-        u_all = joint_actions(n, self.info.n_actions, q_now.device)  # [U, N]
-        lead = q_now.shape[:2]  # B, T
-        q_jt_all = self.mixer(h_now.unsqueeze(2).expand(*lead, len(u_all), *h_now.shape[2:]),
-                              self.one_hot(u_all).expand(*lead, -1, -1, -1),
-                              state.unsqueeze(2).expand(*lead, len(u_all), state.shape[-1]))  # Q_jt(tau, u) [B, T, U]
-        per_agent = u_all.T.expand(*lead, n, -1)  # [B, T, N, U] agent i's action in each u
+        all u, and a sampled u rarely is Q_jt's argmax when it differs from u_bar."""
+        q_jt_all, per_agent, ok = self.q_jt_all_actions(self.mixer, h_now, state, avail)  # [B, T, U], [B, T, N, U]
         q_sum_all = transformed_q(q_now.gather(-1, per_agent).transpose(-1, -2))  # Q'_jt(tau, u) [B, T, U]
-        ok = avail.gather(-1, per_agent).prod(-2)  # [B, T, U] 1 where every agent's action is available
         return nopt_loss(q_sum_all, q_jt_all, v.unsqueeze(-1), mask.unsqueeze(-1) * ok)
 
 
