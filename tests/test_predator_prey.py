@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from qtran_lib.envs import make_env
-from qtran_lib.envs.base import InvalidActionError
+from qtran_lib.envs.base import InvalidActionError, joint_actions
 from qtran_lib.envs.predator_prey import PredatorPrey, optimal_return, policy_return, q_values, tabulate
 
 UP, LEFT, STAY, RIGHT, DOWN = range(5)
@@ -237,3 +237,27 @@ def test_probe_script_reads_the_joint_value_of_every_joint_action():
     q, _ = learner.agent(learner.inputs(obs, None), None)  # [6, 2, 5]
     assert torch.allclose(joint, (q[:, 0, :, None] + q[:, 1, None, :]).reshape(6, 25).double(), atol=1e-6)
     assert torch.equal(greedy, joint.argmax(-1))
+
+
+def test_oracle_script_losses_and_event_counts():
+    """The oracle's QTRAN loss vanishes exactly when the utilities' sum bounds the critic from above and meets
+    it at their greedy joint action; its event counts add up to the return (+1 per capture, -P per lone contact)."""
+    from script_loader import load_script
+
+    oracle = load_script("oracle_predator_prey")
+    u_all = joint_actions(2, 5)  # [25, 2]
+    q = torch.randn(4, 2, 5)  # [S, N, A]
+    fit = oracle.joint_sum(q, u_all)  # [S, 25]
+    assert torch.allclose(fit, (q[:, 0, :, None] + q[:, 1, None, :]).reshape(4, 25))
+    state = torch.zeros(4, 6)
+    assert float(oracle.loss("qtran", q, fit - 0.5 * torch.rand(4, 25) * (fit < fit.max(-1, keepdim=True).values),
+                             u_all, state, None)) == 0.0
+    above = fit.clone()
+    above[:, 0] = fit.max(-1).values + 1.0  # the critic's argmax is no longer the utilities' greedy joint action
+    assert float(oracle.loss("qtran", q, above, u_all, state, None)) > 0
+    assert float(oracle.loss("vdn", q, fit, u_all, state, None)) == pytest.approx(0.0, abs=1e-10)
+    model = tabulate(1.0, grid_size=3)
+    policy = torch.randint(25, (len(model.states),))
+    counts = oracle.stats(model, model.reward < 0, policy)
+    assert counts["captures"] > 0 and counts["lone contacts"] > 0
+    assert policy_return(model, policy, False) == pytest.approx(counts["captures"] - counts["lone contacts"])
