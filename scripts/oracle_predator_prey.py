@@ -163,7 +163,8 @@ def main(argv=None):
     torch.set_num_threads(1)
     sections = []
     for penalty in penalties:
-        model, _, x, _ = task(penalty, args.critic)
+        model = tabulate(penalty)
+        x, _ = placement_inputs(model)
         lines = [f"## P = {penalty}: optimum {optimal_return(penalty, False, model=model):.2f}, always staying "
                  f"{policy_return(model, torch.full((len(x),), STAY), False):.2f}", "",
                  "| factorisation | seed | return | argmax of Q* | captures | lone contacts |", "|---|---|---|---|---|---|"]
