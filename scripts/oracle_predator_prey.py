@@ -13,10 +13,10 @@ comparison is between factorisations, not between critics:
   action (``qtran_nopt_actions=all``).
 
 The critic (``--critic``) is the advantage A*(s, u) = Q*(s, u) - max_u' Q*(s, u') by default: for QTRAN
-that is Q_jt = Q* with V_jt = max_u Q*(s, u) given exactly, and it spares both factorisations fitting the
+that is Q_jt = Q* with V_jt = max_u Q*(s, u) given exactly, and it spares every factorisation fitting the
 state value, which is large next to the one-step differences between joint actions; ``q`` uses Q* itself
-(V_jt = 0, as in the authors' code). The agents are 256 wide by default: at the preset's 64 neither
-factorisation gets far from the always-stay policy (see results/README.md).
+(V_jt = 0, as in the authors' code). The agents are 256 wide by default: at the preset's 64 QTRAN's
+utilities do no better than VDN's projection (results/predator_prey/oracle_width64.md).
 
 Each run reports the exact mean 100-step return of the utilities' greedy joint policy, the share of
 placements where it is an argmax of Q*, and the mean number of captures and lone (penalised) contacts per
@@ -61,26 +61,33 @@ def placement_inputs(model) -> tuple[torch.Tensor, torch.Tensor]:
     return agent_inputs(env.get_obs(), None, A, last_action=False, agent_id=True), env.get_state()
 
 
+def joint_index(u: torch.Tensor) -> torch.Tensor:
+    """Per-agent actions [..., N] -> the row of joint_actions(N, A) [...] (agent 0 most significant)."""
+    return (u * A ** torch.arange(N - 1, -1, -1)).sum(-1)
+
+
+def utilities_at(q: torch.Tensor, u_all: torch.Tensor) -> torch.Tensor:
+    """Each agent's utility in every joint action: q [S, N, A], u_all [U, N] -> [S, U, N]."""
+    return q.gather(-1, u_all.T.expand(q.shape[0], N, -1)).transpose(-1, -2)
+
+
 def joint_sum(q: torch.Tensor, u_all: torch.Tensor) -> torch.Tensor:
     """Q'_jt = sum_i Q_i(u_i) at every joint action: q [S, N, A], u_all [U, N] -> [S, U]."""
-    per_agent = u_all.T.expand(q.shape[0], N, -1)  # [S, N, U]
-    return transformed_q(q.gather(-1, per_agent).transpose(-1, -2))
+    return transformed_q(utilities_at(q, u_all))
 
 
 def loss(kind: str, q: torch.Tensor, q_star: torch.Tensor, u_all: torch.Tensor, state: torch.Tensor,
          mixer: QMixer | None) -> torch.Tensor:
     """q [S, N, A] utilities, q_star [S, U] the oracle critic, state [S, 2E]."""
     if kind == "qmix":
-        per_agent = u_all.T.expand(q.shape[0], N, -1)  # [S, N, U]
-        q_tot = mixer(q.gather(-1, per_agent).transpose(-1, -2), state.unsqueeze(1).expand(-1, len(u_all), -1))  # [S, U]
+        q_tot = mixer(utilities_at(q, u_all), state.unsqueeze(1).expand(-1, len(u_all), -1))  # [S, U]
         return ((q_tot - q_star) ** 2).mean()
     q_sum = joint_sum(q, u_all)  # [S, U]
     if kind == "vdn":
         return ((q_sum - q_star) ** 2).mean()
-    zero_v = q_star.new_zeros(q_star.shape[0])  # V_jt = 0
+    zero_v = q_star.new_zeros(q_star.shape[0])  # V_jt is folded into the critic (--critic advantage) or 0 (q)
     mask = torch.ones_like(zero_v)
-    u_bar = q.detach().argmax(-1)  # [S, N]
-    bar = (u_bar * A ** torch.arange(N - 1, -1, -1)).sum(-1, keepdim=True)  # [S, 1] row of u_all
+    bar = joint_index(q.detach().argmax(-1)).unsqueeze(-1)  # [S, 1] the utilities' greedy joint action u_bar
     l_opt = opt_loss(q_sum.gather(1, bar).squeeze(1), q_star.gather(1, bar).squeeze(1), zero_v, mask)
     l_nopt = nopt_loss(q_sum, q_star, zero_v.unsqueeze(-1), mask.unsqueeze(-1).expand_as(q_sum))
     return l_opt + l_nopt
@@ -108,7 +115,7 @@ def run(kind: str, model, lone: torch.Tensor, x: torch.Tensor, state: torch.Tens
         opt.step()
     with torch.no_grad():
         q, _ = agent(x, None)
-        greedy = (q.argmax(-1) * A ** torch.arange(N - 1, -1, -1)).sum(-1)  # [S]
+        greedy = joint_index(q.argmax(-1))  # [S]
     best = q_star.double().max(-1, keepdim=True).values
     optimal = (q_star.double().gather(1, greedy[:, None]) >= best - 1e-6).double().mean()
     return {"return": policy_return(model, greedy, terminate_on_capture=False), "argmax of Q*": float(optimal),
