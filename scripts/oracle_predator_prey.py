@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from qtran_lib.agent_network import agent_inputs, make_agent  # noqa: E402
-from qtran_lib.envs.base import joint_actions  # noqa: E402
+from qtran_lib.envs.base import joint_action_index, joint_actions  # noqa: E402
 from qtran_lib.envs.predator_prey import PredatorPrey, optimal_return, policy_return, q_values, tabulate  # noqa: E402
 from qtran_lib.losses import nopt_loss, opt_loss  # noqa: E402
 from qtran_lib.mixers import QMixer  # noqa: E402
@@ -59,11 +59,6 @@ def placement_inputs(model) -> tuple[torch.Tensor, torch.Tensor]:
     env = PredatorPrey(N, 1, D, model.penalty, batch_size=len(model.states))
     env.pos = torch.stack([model.states % D, model.states // D], -1)
     return agent_inputs(env.get_obs(), None, A, last_action=False, agent_id=True), env.get_state()
-
-
-def joint_index(u: torch.Tensor) -> torch.Tensor:
-    """Per-agent actions [..., N] -> the row of joint_actions(N, A) [...] (agent 0 most significant)."""
-    return (u * A ** torch.arange(N - 1, -1, -1)).sum(-1)
 
 
 def utilities_at(q: torch.Tensor, u_all: torch.Tensor) -> torch.Tensor:
@@ -87,7 +82,7 @@ def loss(kind: str, q: torch.Tensor, q_star: torch.Tensor, u_all: torch.Tensor, 
         return ((q_sum - q_star) ** 2).mean()
     zero_v = q_star.new_zeros(q_star.shape[0])  # V_jt is folded into the critic (--critic advantage) or 0 (q)
     mask = torch.ones_like(zero_v)
-    bar = joint_index(q.detach().argmax(-1)).unsqueeze(-1)  # [S, 1] the utilities' greedy joint action u_bar
+    bar = joint_action_index(q.detach().argmax(-1), A).unsqueeze(-1)  # [S, 1] the utilities' greedy joint action u_bar
     l_opt = opt_loss(q_sum.gather(1, bar).squeeze(1), q_star.gather(1, bar).squeeze(1), zero_v, mask)
     l_nopt = nopt_loss(q_sum, q_star, zero_v.unsqueeze(-1), mask.unsqueeze(-1).expand_as(q_sum))
     return l_opt + l_nopt
@@ -115,7 +110,7 @@ def run(kind: str, model, lone: torch.Tensor, x: torch.Tensor, state: torch.Tens
         opt.step()
     with torch.no_grad():
         q, _ = agent(x, None)
-        greedy = joint_index(q.argmax(-1))  # [S]
+        greedy = joint_action_index(q.argmax(-1), A)  # [S]
     best = q_star.double().max(-1, keepdim=True).values
     optimal = (q_star.double().gather(1, greedy[:, None]) >= best - 1e-6).double().mean()
     return {"return": policy_return(model, greedy, terminate_on_capture=False), "argmax of Q*": float(optimal),

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from qtran_lib import make_config, train  # noqa: E402
 from qtran_lib.config import load_yaml  # noqa: E402
-from qtran_lib.envs.base import joint_actions  # noqa: E402
+from qtran_lib.envs.base import joint_action_index, joint_actions  # noqa: E402
 from qtran_lib.envs.predator_prey import PredatorPrey, optimal_return, policy_return, q_values, tabulate  # noqa: E402
 
 # on top of the preset qtran_lib/configs/predator_prey.yaml: the authors' endless scenario and targets
@@ -45,7 +45,7 @@ def joint_table(learner, obs: torch.Tensor, state: torch.Tensor, n_actions: int)
     """The agents' greedy joint action [S] and the method's joint value at every joint action [S, U]."""
     q, h = learner.agent(learner.inputs(obs, None), None)  # [S, N, A], [S, N, H]
     n_states, n_agents = q.shape[:2]
-    greedy = (q.argmax(-1) * n_actions ** torch.arange(n_agents - 1, -1, -1)).sum(-1)  # [S] row of joint_actions
+    greedy = joint_action_index(q.argmax(-1), n_actions)  # [S] row of joint_actions
     values = [learner.joint_q(q, h, u.expand(n_states, n_agents), state) for u in joint_actions(n_agents, n_actions)]
     return greedy, torch.stack(values, -1).double()  # [S], [S, U]
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from qtran_lib.envs import make_env
-from qtran_lib.envs.base import InvalidActionError, joint_actions
+from qtran_lib.envs.base import InvalidActionError, joint_action_index, joint_actions
 from qtran_lib.envs.predator_prey import PredatorPrey, optimal_return, policy_return, q_values, tabulate
 
 UP, LEFT, STAY, RIGHT, DOWN = range(5)
@@ -245,7 +245,9 @@ def test_oracle_script_losses_and_event_counts():
     from script_loader import load_script
 
     oracle = load_script("oracle_predator_prey")
+    torch.manual_seed(0)
     u_all = joint_actions(2, 5)  # [25, 2]
+    assert torch.equal(joint_action_index(u_all, 5), torch.arange(25))  # the inverse of joint_actions
     q = torch.randn(4, 2, 5)  # [S, N, A]
     fit = oracle.joint_sum(q, u_all)  # [S, 25]
     assert torch.allclose(fit, (q[:, 0, :, None] + q[:, 1, None, :]).reshape(4, 25))

@@ -171,3 +171,9 @@ def joint_actions(n_agents: int, n_actions: int, device="cpu") -> torch.Tensor:
     """Every joint action once, [A^N, N], agent 0's action the most significant digit (row u = sum_i u_i A^(N-1-i))."""
     digits = n_actions ** torch.arange(n_agents - 1, -1, -1, device=device)  # [N]
     return torch.arange(n_actions ** n_agents, device=device)[:, None] // digits % n_actions
+
+
+def joint_action_index(u: torch.Tensor, n_actions: int) -> torch.Tensor:
+    """The inverse of joint_actions: per-agent actions [..., N] -> their row in joint_actions(N, A) [...]."""
+    digits = n_actions ** torch.arange(u.shape[-1] - 1, -1, -1, device=u.device)  # [N]
+    return (u * digits).sum(-1)
