@@ -70,6 +70,10 @@ class TrainConfig:
     """Learn V_jt (paper); False sets V_jt = 0 as the authors' fully observed code does."""
     qtran_detach_features: bool = False
     """Feed QTRAN's joint networks h_i.detach(): L_td then trains only Q_jt/V_jt, never the agents' shared layers."""
+    qtran_joint_input: str = "features"
+    """What QTRAN's Q_jt and V_jt networks read per agent: the agents' hidden features h_i (paper: shared lower
+    layers) or the agents' raw inputs (their own layers, so L_opt moving the utilities never shifts the critic's
+    input; for fully observed tasks, where the input holds everything the history would)."""
     qtran_td_target: str = "joint"
     """TD target: joint = Q_jt^-(tau', u_bar') (paper), individual = sum_i max Q_i^-(tau') (authors' code) or
     joint_max = max_u Q_jt^-(tau', u) over all joint actions (QTRAN-base, A^N <= 4096: Q_jt learns Q* by itself)."""
@@ -121,6 +125,8 @@ class TrainConfig:
         checks = [
             (self.agent in ("rnn", "mlp", "mlp_separate"), f"agent must be rnn, mlp or mlp_separate, got {self.agent!r}"),
             (self.optimizer in ("adam", "rmsprop"), f"optimizer must be adam or rmsprop, got {self.optimizer!r}"),
+            (self.qtran_joint_input in ("features", "inputs"),
+             f"qtran_joint_input must be features or inputs, got {self.qtran_joint_input!r}"),
             (self.qtran_td_target in ("joint", "individual", "joint_max"),
              f"qtran_td_target must be joint, individual or joint_max, got {self.qtran_td_target!r}"),
             (self.qtran_td_target != "joint_max" or self.algo == "qtran_base",

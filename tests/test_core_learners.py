@@ -90,6 +90,25 @@ def test_qtran_detached_features_keep_td_out_of_the_agents(algo):
     assert "agent" in _grad_owners(learner, "nopt")  # the utilities still learn from the transformation
 
 
+@pytest.mark.parametrize("algo", ["qtran_base", "qtran_alt"])
+def test_qtran_joint_networks_on_raw_inputs(algo):
+    """qtran_joint_input=inputs: Q_jt and V_jt read the agents' inputs, so L_td reaches only the joint
+    networks, the agents learn from L_opt/L_nopt, and the joint networks are sized for those inputs."""
+    learner, batch = _batch(algo, CoordinationChain(batch_size=8, seed=1), qtran_joint_input="inputs")
+    learner._batch = batch
+    td = _grad_owners(learner, "td")
+    assert {"q_head", "action_encoder"} <= td and "agent" not in td
+    assert {"agent", "v_head"} <= _grad_owners(learner, "opt")
+    with torch.no_grad():
+        q, feats = learner.unroll(batch)
+        x = learner.episode_inputs(batch)  # [B, T+1, N, in]
+        torch.testing.assert_close(feats, x)
+        assert learner.mixer.action_encoder[0].in_features == x.shape[-1] + learner.info.n_actions
+        assert learner.unroll(batch, next_step=False)[1].shape[1] == x.shape[1] - 1
+    with pytest.raises(ValueError, match="qtran_joint_input must be features or inputs"):
+        make_config(algo="qtran_base", qtran_joint_input="state").validate()
+
+
 def test_qtran_without_v_network():
     learner, batch = _batch("qtran_base", CoordinationChain(batch_size=4), qtran_use_v=False)
     assert not hasattr(learner.mixer, "v_head")

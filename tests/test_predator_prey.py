@@ -239,6 +239,34 @@ def test_probe_script_reads_the_joint_value_of_every_joint_action():
     assert torch.equal(greedy, joint.argmax(-1))
 
 
+def test_probe_script_generative_batches_and_overrides():
+    """--data generative: one-step transitions in the buffer's layout from uniformly random placements and joint
+    actions, which every learner trains on; --set scopes overrides to one algorithm or to all."""
+    from script_loader import load_script
+
+    from qtran_lib import make_config
+    from qtran_lib.config import load_yaml
+    from qtran_lib.learners import make_learner
+
+    probe = load_script("probe_predator_prey")
+    env = PredatorPrey(penalty=1.5, terminate_on_capture=False, batch_size=512, seed=0)
+    batch = probe.generative_batch(env, 5)
+    assert batch["obs"].shape == (512, 2, 2, 11) and batch["actions"].shape == (512, 2, 2)
+    assert torch.equal(batch["filled"][0], torch.tensor([1.0, 0.0])) and not batch["terminated"].any()
+    assert torch.equal(batch["obs"][:, 1], env.get_obs())  # the next step is the env after the step
+    assert set(batch["reward"][:, 0].tolist()) == {-1.5, 0.0, 1.0}  # lone contacts, nothing, captures
+    assert len(set(joint_action_index(batch["actions"][:, 0], 5).tolist())) == 25  # every joint action
+    sets = ["hidden_dim=16", "qtran_base:qtran_joint_input=inputs", "vdn:lr=0.01"]
+    assert probe.parse_sets(sets, "qtran_base") == {"hidden_dim": "16", "qtran_joint_input": "inputs"}
+    assert probe.parse_sets(sets, "vdn") == {"hidden_dim": "16", "lr": "0.01"}
+    with pytest.raises(ValueError, match="key=value"):
+        probe.parse_sets(["hidden_dim"], "vdn")
+    for algo in ("vdn", "qtran_base"):
+        cfg = make_config(load_yaml("predator_prey"), algo=algo, seed=0, **probe.parse_sets(sets, algo))
+        out = make_learner(cfg, env.env_info()).train_step(batch)
+        assert all(torch.isfinite(torch.tensor(v)) for v in out.values())
+
+
 def test_oracle_script_losses_and_event_counts():
     """The oracle's QTRAN loss vanishes exactly when the utilities' sum bounds the critic from above and meets
     it at their greedy joint action; its event counts add up to the return (+1 per capture, -P per lone contact)."""

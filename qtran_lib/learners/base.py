@@ -47,6 +47,11 @@ class Learner:
         """The algorithm's joint value at ``actions``.  q [..., N, A], h [..., N, H], actions [..., N] -> [...]."""
         raise NotImplementedError
 
+    def joint_features(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """What ``joint_q`` and ``v_jt`` read per agent, from the agents' inputs x [..., N, in] and hidden
+        features h [..., N, H]: h, unless an algorithm's joint networks have their own layers."""
+        return h
+
     def v_jt(self, h: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         """V_jt(tau) for QTRAN; 0 for algorithms without one.  h [..., N, H] -> [...]."""
         return h.new_zeros(h.shape[:-2])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from ..agent_network import input_dim
 from ..envs.base import joint_actions
 from ..exploration import greedy_actions, max_available
 from ..losses import nopt_loss, nopt_min_loss, opt_loss, td_loss, td_targets
@@ -30,7 +31,21 @@ class QTranLearner(Learner):
             if on and i.n_actions ** i.n_agents > 4096:  # fail before training starts
                 raise ValueError(f"{opt} needs A^N <= 4096 joint actions, got {i.n_actions}^{i.n_agents}")
         cls = QTranAlt if self.alt else QTranBase
-        return cls(i.n_agents, i.n_actions, i.state_dim, c.hidden_dim, c.qtran_embed_dim, c.qtran_use_state, c.qtran_use_v)
+        features = c.hidden_dim
+        if c.qtran_joint_input == "inputs":
+            features = input_dim(i.obs_dim, i.n_actions, i.n_agents, c.obs_last_action, c.obs_agent_id)
+        return cls(i.n_agents, i.n_actions, i.state_dim, features, c.qtran_embed_dim, c.qtran_use_state, c.qtran_use_v)
+
+    def joint_features(self, x, h):
+        return x if self.cfg.qtran_joint_input == "inputs" else h
+
+    def unroll(self, batch, target=False, next_step=True):
+        """Q_i [B, T(+1), N, A] and what the joint networks read per agent (``joint_features``)."""
+        q, h = super().unroll(batch, target, next_step)
+        if self.cfg.qtran_joint_input == "inputs":
+            x = self.episode_inputs(batch)  # [B, T+1, N, in]
+            h = self.joint_features(x if next_step else x[:, :-1], h)
+        return q, h
 
     def _joint(self, mixer, h, actions, state) -> torch.Tensor:
         """Q_jt(tau, u) [B, T]; for alt, every head's estimate at u [B, T, N]."""
