@@ -48,7 +48,7 @@ from qtran_lib.learners import make_learner  # noqa: E402
 # on top of the preset qtran_lib/configs/predator_prey.yaml: the authors' endless scenario and targets
 # refreshed every 20 updates instead of 200 (about 60 refreshes in a 120k run instead of 6)
 OVERRIDES = dict(env_args={"terminate_on_capture": False}, target_update_interval=20)
-# --data generative: the library's defaults where they differ from the preset's episodic schedule, and
+# --data generative: wider agents and more frequent target refreshes than the preset's episodic schedule, and
 # QTRAN-base's joint networks on the raw inputs with Q*-seeking targets (see results/README.md)
 GENERATIVE = ("hidden_dim=128", "target_update_interval=50",
               "qtran_base:qtran_joint_input=inputs", "qtran_base:qtran_td_target=joint_max")
@@ -143,6 +143,13 @@ def main(argv=None):
                           ("probe.md" if args.data == "episodes" else "probe_generative.md"))
     penalties = [float(p) for p in args.penalties.split(",") if p.strip()]
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]
+    try:
+        parse_sets(sets, "")  # every item is key=value or algo:key=value
+    except ValueError as e:
+        ap.error(str(e))
+    unknown = sorted({x.split("=", 1)[0].rpartition(":")[0] for x in args.set or []} - set(algos) - {""})
+    if unknown:
+        ap.error(f"--set names {', '.join(unknown)}, which is not in --algos {args.algos}")
     cells = [(penalty, algo) for penalty in penalties for algo in algos]
     with ProcessPoolExecutor(args.workers) as pool:
         futures = {cell: pool.submit(run_cell, *cell, args, sets) for cell in cells}
@@ -164,8 +171,9 @@ def main(argv=None):
         print(sections[-1], flush=True)
     if out != "-":
         if args.data == "episodes":
-            how = (f"--seed {args.seed} --steps {args.steps}`: the preset qtran_lib/configs/predator_prey.yaml in the "
-                   "endless mode with `target_update_interval=20`")
+            how = (f"--seed {args.seed} --steps {args.steps}" + "".join(f" --set {x}" for x in sets)
+                   + "`: the preset qtran_lib/configs/predator_prey.yaml in the endless mode with "
+                   "`target_update_interval=20`")
         else:
             how = (f"--seed {args.seed} --data generative --updates {args.updates} --batch {args.batch}"
                    + "".join(f" --set {x}" for x in sets) + "`: the preset's learners on i.i.d. transitions from "

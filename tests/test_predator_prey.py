@@ -261,6 +261,8 @@ def test_probe_script_generative_batches_and_overrides():
     assert probe.parse_sets(sets, "vdn") == {"hidden_dim": "16", "lr": "0.01"}
     with pytest.raises(ValueError, match="key=value"):
         probe.parse_sets(["hidden_dim"], "vdn")
+    with pytest.raises(SystemExit):  # a scope that names no algorithm of the run is a typo, not a no-op
+        probe.main(["--algos", "vdn", "--set", "qtran:lr=1", "--out", "-"])
     for algo in ("vdn", "qtran_base"):
         cfg = make_config(load_yaml("predator_prey"), algo=algo, seed=0, **probe.parse_sets(sets, algo))
         out = make_learner(cfg, env.env_info()).train_step(batch)

@@ -44,7 +44,7 @@ class QTranLearner(Learner):
         q, h = super().unroll(batch, target, next_step)
         if self.cfg.qtran_joint_input == "inputs":
             x = self.episode_inputs(batch)  # [B, T+1, N, in]
-            h = self.joint_features(x if next_step else x[:, :-1], h)
+            h = x if next_step else x[:, :-1]
         return q, h
 
     def _joint(self, mixer, h, actions, state) -> torch.Tensor:
