@@ -171,7 +171,7 @@ def report() -> list[dict]:
             walls = [m["wall_time"][-1] for m in runs.values()]
             first = OUT / map_name / algo / f"seed_{min(runs)}" / "config.yaml"
             scenario = yaml.safe_load(first.read_text())["env"].removeprefix("starcraft:")
-            rows.append({"map": map_name, "scenario": scenario, "algo": algo, "seeds": " ".join(str(s) for s in sorted(runs)),
+            rows.append({"folder": map_name, "scenario": scenario, "algo": algo, "seeds": " ".join(str(s) for s in sorted(runs)),
                          "n": len(runs), "t_env": int(min(m["t_env"][-1] for m in runs.values())),
                          "final_win_rate": round(float(mean), 4), "ci_low": round(float(low), 4),
                          "ci_high": round(float(high), 4), "per_seed": " ".join(f"{w:.4f}" for w in won),
@@ -188,24 +188,24 @@ def report() -> list[dict]:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    table = ["| map | algorithm | final test win rate, mean [95 % CI] | per seed | final test return | seeds | "
+    table = ["| folder | algorithm | final test win rate, mean [95 % CI] | per seed | final test return | seeds | "
              "env steps | wall time per run (s) |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        table.append(f"| {r['map']} | {r['algo']} | {r['final_win_rate']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
+        table.append(f"| {r['folder']} | {r['algo']} | {r['final_win_rate']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
                      f" | {r['per_seed']} | {r['final_test_return']:.2f} | {r['n']} | {r['t_env']} | "
                      f"{r['wall_time_s']:.0f} |")
     (OUT / "summary.md").write_text("\n".join(table) + "\n")
     # the appendix's compact view of the log: folder, algorithm, win rate, steps (book/appendix_experiment_log)
     log = ["| folder | algorithm | final win rate [95 % CI] | env steps |", "|---|---|---|---|"]
-    log += [f"| `{r['map'].removeprefix('log/')}` | {r['algo']} | {r['final_win_rate']:.2f} [{r['ci_low']:.2f}, "
-            f"{r['ci_high']:.2f}] | {r['t_env'] // 1000}k |" for r in rows if r["map"].startswith("log/")]
+    log += [f"| `{r['folder'].removeprefix('log/')}` | {r['algo']} | {r['final_win_rate']:.2f} [{r['ci_low']:.2f}, "
+            f"{r['ci_high']:.2f}] | {r['t_env'] // 1000}k |" for r in rows if r["folder"].startswith("log/")]
     (OUT / "log_summary.md").write_text("\n".join(log) + "\n")
-    ran = {(r["map"], r["algo"]) for r in rows}
+    ran = {(r["folder"], r["algo"]) for r in rows}
     planned = [(folder, a) for folder, _, algos, *_ in GRID for a in algos]
     not_run = [f"{a} on {m}" for m, a in planned if (m, a) not in ran]
     scenario_algos = {(r["scenario"], r["algo"]) for r in rows}
     untried = [f"{a} on {m}" for m in SMAC_MAPS for a in ORDER if (m, a) not in scenario_algos]
-    figures = "\n".join(f"![{m}]({m}/win_rate.png)" for m in dict.fromkeys(r["map"] for r in rows))
+    figures = "\n".join(f"![{m}]({m}/win_rate.png)" for m in dict.fromkeys(r["folder"] for r in rows))
     (OUT / "README.md").write_text(README.format(table="\n".join(table), figures=figures,
                                                   not_run=", ".join(not_run) or "none",
                                                   untried=", ".join(untried) or "none",
@@ -304,7 +304,7 @@ def main(argv=None) -> int:
             train_cells(folder, map_name, algos, parse_seeds(seeds), args.workers, {**row_overrides, **overrides},
                         continue_from)
     for r in report():
-        print(f"{r['map']:>5} {r['algo']:>10}: win {r['final_win_rate']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
+        print(f"{r['folder']:>5} {r['algo']:>10}: win {r['final_win_rate']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
               f" (n={r['n']}), {r['wall_time_s']:.0f} s per run")
     return 0
 
