@@ -1,6 +1,6 @@
 """Given the exact Q*, which factorisation lets decentralised predators capture at a high penalty?
 
-Used by results/predator_prey/oracle.md and book/05_paper_experiments. The 2-predator task has 13,800
+Writes results/predator_prey/diagnosis/oracle.md, used by book/05_paper_experiments. The 2-predator task has 13,800
 placements, so Q*(s, u) is known exactly (``qtran_lib.envs.predator_prey.q_values``, endless mode,
 gamma 0.99). Here Q* replaces every learned critic, and only the utilities Q_i (the library's MLP agent:
 relative positions, own position and agent id, shared weights) are trained on all placements, so the
@@ -16,7 +16,7 @@ The critic (``--critic``) is the advantage A*(s, u) = Q*(s, u) - max_u' Q*(s, u'
 that is Q_jt = Q* with V_jt = max_u Q*(s, u) given exactly, and it spares every factorisation fitting the
 state value, which is large next to the one-step differences between joint actions; ``q`` uses Q* itself
 (V_jt = 0, as in the authors' code). The agents are 256 wide by default: at the preset's 64 QTRAN's
-utilities do no better than VDN's projection (results/predator_prey/oracle_width64.md).
+utilities do no better than VDN's projection (results/predator_prey/diagnosis/oracle_width64.md).
 
 Each run reports the exact mean 100-step return of the utilities' greedy joint policy, the share of
 placements where it is an argmax of Q*, and the mean number of captures and lone (penalised) contacts per
@@ -146,7 +146,7 @@ def main(argv=None):
     ap.add_argument("--critic", choices=("q", "advantage"), default="advantage",
                     help="fit Q*(s, u), or A*(s, u) = Q*(s, u) - max Q*(s, .) (V_jt = V*(s) given exactly)")
     ap.add_argument("--workers", type=int, default=2, help="parallel processes, one thread each")
-    ap.add_argument("--out", default=str(ROOT / "results" / "predator_prey" / "oracle.md"),
+    ap.add_argument("--out", default=str(ROOT / "results" / "predator_prey" / "diagnosis" / "oracle.md"),
                     help="markdown file to write ('-' prints only)")
     args = ap.parse_args(argv)
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]

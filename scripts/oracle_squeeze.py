@@ -1,6 +1,6 @@
 """Can QTRAN's transformation move the utilities to MGS's narrow peak when Q_jt is exact?
 
-Used by results/gaussian_squeeze/oracle.md and book/05_paper_experiments. QTRAN learns in two halves:
+Writes results/gaussian_squeeze/diagnosis/oracle.md, used by book/05_paper_experiments. QTRAN learns in two halves:
 Q_jt must learn the reward, and the utilities Q_i must then follow Q_jt through L_opt and L_nopt
 (QTRAN-base) or L_nopt-min (QTRAN-alt). Here Q_jt is replaced by the true reward G (an oracle), so only
 the second half is tested. Utilities: the library's MLP agent (input: the whole x and the agent id),
@@ -23,7 +23,7 @@ the optimum: E_x[max_u G] for random x, max_u G for the fixed x.
     python scripts/oracle_squeeze.py                    # the committed table: QTRAN-base, both settings, 3 seeds
     python scripts/oracle_squeeze.py --losses alt --updates 4000 --seeds 0 --out -     # QTRAN-alt, a quick look
     python scripts/oracle_squeeze.py --settings random --sampling mixed --lr-final 0.05 --updates 40000 \
-        --out results/gaussian_squeeze/oracle_mixed.md      # the long preset's data and schedule
+        --out results/gaussian_squeeze/diagnosis/oracle_mixed.md      # the long preset's data and schedule
 """
 from __future__ import annotations
 
@@ -134,7 +134,7 @@ def main(argv=None) -> None:
     ap.add_argument("--updates", type=int, default=20000, help="gradient updates of 256 episodes per run")
     ap.add_argument("--sampling", default="uniform", choices=tuple(SAMPLING), help="how joint actions are drawn")
     ap.add_argument("--lr-final", type=float, default=1.0, help="learning rate at the end, as a fraction of 5e-4")
-    ap.add_argument("--out", default=str(ROOT / "results" / "gaussian_squeeze" / "oracle.md"),
+    ap.add_argument("--out", default=str(ROOT / "results" / "gaussian_squeeze" / "diagnosis" / "oracle.md"),
                     help="markdown file to write ('-' prints only)")
     args = ap.parse_args(argv)
     settings, losses = args.settings.split(","), args.losses.split(",")

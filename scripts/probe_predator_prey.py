@@ -1,7 +1,7 @@
 """Where each method fails on predator-prey: its critic, or the step from critic to decentralised policy.
 
-Used by results/README.md and book/05_paper_experiments. The 2-predator task has only 13,800 placements, so after training we can
-read every network on every placement and compare it with exact values from
+Writes results/predator_prey/diagnosis/ (book/05_paper_experiments). The 2-predator task has only 13,800
+placements, so after training we can read every network on every placement and compare it with exact values from
 ``qtran_lib.envs.predator_prey`` (``tabulate``, ``policy_return``, ``q_values``). For each method:
 
 - `return π`: the exact mean 100-step return of the agents' greedy policy ū = (argmax_a Q_i), which the
@@ -49,7 +49,7 @@ from qtran_lib.learners import make_learner  # noqa: E402
 # refreshed every 20 updates instead of 200 (about 60 refreshes in a 120k run instead of 6)
 OVERRIDES = dict(env_args={"terminate_on_capture": False}, target_update_interval=20)
 # --data generative: wider agents and more frequent target refreshes than the preset's episodic schedule, and
-# QTRAN-base's joint networks on the raw inputs with Q*-seeking targets (see results/README.md)
+# QTRAN-base's joint networks on the raw inputs with Q*-seeking targets (see book/appendix_experiment_log)
 GENERATIVE = ("hidden_dim=128", "target_update_interval=50",
               "qtran_base:qtran_joint_input=inputs", "qtran_base:qtran_td_target=joint_max")
 
@@ -136,10 +136,10 @@ def main(argv=None):
                          + " ".join(GENERATIVE) + ")")
     ap.add_argument("--workers", type=int, default=1, help="parallel processes, one thread each")
     ap.add_argument("--out", default=None, help="markdown file to write ('-' prints only; default "
-                    "results/predator_prey/probe.md or probe_generative.md)")
+                    "results/predator_prey/diagnosis/probe.md or probe_generative.md)")
     args = ap.parse_args(argv)
     sets = args.set if args.set is not None else (list(GENERATIVE) if args.data == "generative" else [])
-    out = args.out or str(ROOT / "results" / "predator_prey" /
+    out = args.out or str(ROOT / "results" / "predator_prey" / "diagnosis" /
                           ("probe.md" if args.data == "episodes" else "probe_generative.md"))
     penalties = [float(p) for p in args.penalties.split(",") if p.strip()]
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]

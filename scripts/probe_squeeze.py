@@ -1,6 +1,6 @@
 """Why QTRAN-base stays on MGS's wide bump: probe the trained networks around the narrow peak.
 
-Used by results/README.md and book/05_paper_experiments. For each training variant this trains
+Writes results/gaussian_squeeze/diagnosis/probe.md, used by book/05_paper_experiments. For each training variant this trains
 QTRAN-base on the multi-domain Gaussian squeeze (seed 0), then, on 4,096 fresh test episodes, compares
 
 - the greedy joint action ū = (argmax_a Q_i): its reward G, Q_jt(ū) and Q'_jt(ū) = Σ_i Q_i(ū_i) + V_jt;
@@ -95,7 +95,7 @@ def probe(learner, env_spec: str, episodes: int = 4096, seed: int = 123) -> dict
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, from {', '.join(VARIANTS)}")
-    ap.add_argument("--out", default=str(ROOT / "results" / "gaussian_squeeze" / "probe.md"),
+    ap.add_argument("--out", default=str(ROOT / "results" / "gaussian_squeeze" / "diagnosis" / "probe.md"),
                     help="markdown file to write ('-' prints only)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)

@@ -2,7 +2,8 @@
 
 Used by book/06_starcraft. Every cell is one ``train`` run of the map's preset
 (``qtran_lib/configs/starcraft_<map>.yaml`` when it exists, else ``starcraft.yaml``) written to
-``results/starcraft/<map>/<algo>/seed_<s>/`` (config.yaml, metrics.csv; checkpoint.pt stays out of git).
+``results/starcraft/<folder>/<algo>/seed_<s>/`` (config.yaml, metrics.csv; checkpoint.pt stays out of git), where
+``<folder>`` is ``final/<map>`` for the book's protocol and ``log/<experiment>/<map>`` for the experiment log.
 A cell whose metrics.csv already reaches t_max is skipped; one with a checkpoint continues from it
 (bit-exactly: a run extended from 60k to 120k steps trains exactly as a fresh 120k run; only its test
 battles after 60k draw other random starts, because the shorter run's final evaluation advanced the test
@@ -13,7 +14,7 @@ environment's generator).
     python scripts/run_starcraft.py --config starcraft_tuned --maps 5m_vs_6m --algos qmix,qtran_base
     python scripts/run_starcraft.py --report-only            # table, figures and README from metrics.csv
 
-The report (``summary.csv``, ``summary.md``, ``<map>_win_rate.png``, ``README.md``) is built only from
+The report (``summary.csv``, ``summary.md``, ``log_summary.md``, ``<folder>/win_rate.png``, ``README.md``) is built only from
 the metrics.csv files on disk: every number in it comes from a committed run.
 """
 from __future__ import annotations
@@ -33,65 +34,50 @@ from qtran_lib.sweep import parse_seeds  # noqa: E402
 
 OUT = ROOT / "results" / "starcraft"
 # The grid in order of priority: (folder, map, algorithms, seeds, config overrides, continue_from).
+# Folders: ``final/<map>`` holds the book's protocol (the recipe qtran_lib/configs/starcraft_tuned.yaml as it
+# is, 400k steps, every algorithm); ``log/<experiment>/<map>`` the way there (the preset's short runs, other
+# QTRAN loss weights, longer runs, learning-rate decay, larger batches), described in book/appendix_experiment_log.
 # A row with continue_from copies that folder's finished runs (checkpoints included) and trains them on
 # to the larger t_max: train's resume is bit-exact, so the training equals longer runs from scratch (the test
 # battles after the old t_max draw other starts: the shorter run's final evaluation advanced the test env's RNG).
-# TUNED: the recipe of qtran_lib/configs/starcraft_tuned.yaml (start jitter 0.25, TD(lambda = 0.6), target
-# copies every 200 updates, 400k steps, 64 test battles, QTRAN weights lambda_opt = 0.01 and lambda_nopt = 1e-4):
-# its differences from the map's preset.
+# TUNED: the recipe's differences from the map's preset (start jitter 0.25, TD(lambda = 0.6), target copies
+# every 200 updates, 400k steps, 64 test battles, QTRAN weights lambda_opt = 0.01 and lambda_nopt = 1e-4).
 TUNED = {k: v for k, v in load_yaml("starcraft_tuned").items() if k != "env" and load_yaml("starcraft").get(k) != v}
-MID_LAMBDA = {**TUNED, "lambda_opt": 0.1, "lambda_nopt": 0.01}  # ten times DI-engine's QTRAN weights
+AUTHORS = {**TUNED, "lambda_opt": 1.0, "lambda_nopt": 1.0}  # the QTRAN authors' loss weights
+PYMARL = {**TUNED, "lambda_opt": 1.0, "lambda_nopt": 0.1}  # pymarl's
+X10 = {**TUNED, "lambda_opt": 0.1, "lambda_nopt": 0.01}  # ten times the recipe's (DI-engine's) weights
+ALL = ("iql", "vdn", "qmix", "qtran_base", "qtran_alt")
+SMAC_MAPS = ("3m", "8m", "2s3z", "3s5z", "5m_vs_6m", "MMM2")  # the scenarios the book reports
 GRID = [
-    ("3m", "3m", ("qmix", "qtran_base"), "0-2", {}, None),
-    ("3m", "3m", ("vdn", "qtran_alt", "iql"), "0-2", {}, None),
-    ("3m_200k", "3m", ("qmix",), "0-2", {"t_max": 200_000}, "3m"),
-    # QTRAN-base with the tuned recipe and three loss weightings: the authors' (1, 1), pymarl's (1, 0.1), DI-engine's
-    ("3m_tuned", "3m", ("qmix", "qtran_base"), "0-2", {**TUNED, "lambda_opt": 1.0, "lambda_nopt": 1.0}, None),
-    ("3m_tuned_nopt", "3m", ("qtran_base",), "0-2", {**TUNED, "lambda_opt": 1.0, "lambda_nopt": 0.1}, None),
-    ("3m_tuned_small_lambda", "3m", ("qtran_base",), "0-2", TUNED, None),
-    ("3m_tuned_small_lambda_800k", "3m", ("qtran_base",), "0-2", {**TUNED, "t_max": 800_000}, "3m_tuned_small_lambda"),
-    ("8m_tuned", "8m", ("qmix", "qtran_base"), "0-2", TUNED, None),
-    ("2s3z_tuned", "2s3z", ("qmix", "qtran_base"), "0-2", TUNED, None),
-    ("2s3z_tuned_800k", "2s3z", ("qmix",), "0-2", {**TUNED, "t_max": 800_000}, "2s3z_tuned"),
-    ("8m_tuned_600k", "8m", ("qmix",), "0-2", {**TUNED, "t_max": 600_000}, "8m_tuned"),
-    # QTRAN-base on 8m with ten times larger weights (0.1, 0.01): between DI-engine's and pymarl's
-    ("8m_tuned_mid_lambda", "8m", ("qtran_base",), "0-2", MID_LAMBDA, None),
-    ("8m_tuned_mid_lambda_600k", "8m", ("qtran_base",), "0-2", {**MID_LAMBDA, "t_max": 600_000}, "8m_tuned_mid_lambda"),
-    ("2s3z_tuned_mid_lambda", "2s3z", ("qtran_base",), "0-2", MID_LAMBDA, None),
-    # longer runs of the cells that stopped just short of the issue's targets (from scratch when the
-    # 600k/400k checkpoints are gone: the training is the same either way, see above)
-    ("8m_tuned_mid_lambda_800k", "8m", ("qtran_base",), "0-2", {**MID_LAMBDA, "t_max": 800_000}, "8m_tuned_mid_lambda_600k"),
-    ("2s3z_tuned_mid_lambda_800k", "2s3z", ("qtran_base",), "0-2", {**MID_LAMBDA, "t_max": 800_000}, "2s3z_tuned_mid_lambda"),
-    # QMIX and QTRAN-base (weights 0.1, 0.01) on 8m with the learning rate annealed linearly to a tenth over
-    # 600k steps: their win rates swing by about 0.1 between evaluations late in the 600k/800k runs, the usual
-    # sign of too large a step
-    ("8m_tuned_lr_decay", "8m", ("qmix",), "0-2", {**TUNED, "t_max": 600_000, "lr_final_fraction": 0.1}, None),
-    ("8m_tuned_mid_lambda_lr_decay", "8m", ("qtran_base",), "0-2",
-     {**MID_LAMBDA, "t_max": 600_000, "lr_final_fraction": 0.1}, None),
-    # the other algorithms with the recipe on 3m (the loss weights only matter to QTRAN-alt: the preset's)
-    ("3m_tuned", "3m", ("vdn", "iql"), "0-2", {**TUNED, "lambda_opt": 1.0, "lambda_nopt": 1.0}, None),
-    ("3m_tuned_small_lambda", "3m", ("qtran_alt",), "0-2", TUNED, None),
-    # QMIX on 8m with 64 instead of 32 episodes per update (every battle is replayed ~16 times instead of ~8)
-    ("8m_tuned_batch64", "8m", ("qmix",), "0-2", {**TUNED, "batch_size": 64}, None),
-    ("8m_tuned_batch64_600k", "8m", ("qmix",), "0-2", {**TUNED, "batch_size": 64, "t_max": 600_000}, "8m_tuned_batch64"),
-    # the harder maps: QMIX with the recipe, QTRAN-base with the weights that won 8m and 2s3z (0.1, 0.01)
-    ("5m_vs_6m_tuned", "5m_vs_6m", ("qmix",), "0-2", TUNED, None),
-    ("3s5z_tuned", "3s5z", ("qmix",), "0-2", TUNED, None),
-    ("MMM2_tuned", "MMM2", ("qmix",), "0-2", TUNED, None),
-    ("5m_vs_6m_tuned_mid_lambda", "5m_vs_6m", ("qtran_base",), "0-2", MID_LAMBDA, None),
-    ("3s5z_tuned_mid_lambda", "3s5z", ("qtran_base",), "0-2", MID_LAMBDA, None),
-    ("MMM2_tuned_mid_lambda", "MMM2", ("qtran_base",), "0-2", MID_LAMBDA, None),
-    # the other algorithms with the recipe on 8m and 2s3z
-    ("8m_tuned", "8m", ("vdn", "iql", "qtran_alt"), "0-2", TUNED, None),
-    ("2s3z_tuned", "2s3z", ("vdn", "iql", "qtran_alt"), "0-2", TUNED, None),
-    # ... and on the harder maps (QTRAN-alt with the recipe's own weights, as on 3m, 8m and 2s3z)
-    ("5m_vs_6m_tuned", "5m_vs_6m", ("vdn", "iql", "qtran_alt"), "0-2", TUNED, None),
-    ("3s5z_tuned", "3s5z", ("vdn", "iql", "qtran_alt"), "0-2", TUNED, None),
-    ("MMM2_tuned", "MMM2", ("vdn", "iql", "qtran_alt"), "0-2", TUNED, None),
+    # the final protocol: the recipe as it is, every algorithm on every map
+    *[(f"final/{m}", m, ALL, "0-2", TUNED, None) for m in SMAC_MAPS],
+    # the log: the preset's short runs (start jitter 1.0, 120k steps), QMIX continued to 200k
+    ("log/preset_120k/3m", "3m", ALL, "0-2", {}, None),
+    ("log/preset_200k/3m", "3m", ("qmix",), "0-2", {"t_max": 200_000}, "log/preset_120k/3m"),
+    # QTRAN-base with the recipe and other loss weights: the authors' (1, 1), pymarl's (1, 0.1), ten times the recipe's
+    ("log/qtran_weights_1_1/3m", "3m", ("qtran_base",), "0-2", AUTHORS, None),
+    ("log/qtran_weights_1_0.1/3m", "3m", ("qtran_base",), "0-2", PYMARL, None),
+    *[(f"log/qtran_weights_0.1_0.01/{m}", m, ("qtran_base",), "0-2", X10, None) for m in SMAC_MAPS if m != "3m"],
+    ("log/qtran_weights_0.1_0.01_600k/8m", "8m", ("qtran_base",), "0-2", {**X10, "t_max": 600_000},
+     "log/qtran_weights_0.1_0.01/8m"),
+    ("log/qtran_weights_0.1_0.01_800k/8m", "8m", ("qtran_base",), "0-2", {**X10, "t_max": 800_000},
+     "log/qtran_weights_0.1_0.01_600k/8m"),
+    ("log/qtran_weights_0.1_0.01_800k/2s3z", "2s3z", ("qtran_base",), "0-2", {**X10, "t_max": 800_000},
+     "log/qtran_weights_0.1_0.01/2s3z"),
+    # longer runs of the recipe
+    ("log/steps_800k/3m", "3m", ("qtran_base",), "0-2", {**TUNED, "t_max": 800_000}, "final/3m"),
+    ("log/steps_800k/2s3z", "2s3z", ("qmix",), "0-2", {**TUNED, "t_max": 800_000}, "final/2s3z"),
+    ("log/steps_600k/8m", "8m", ("qmix",), "0-2", {**TUNED, "t_max": 600_000}, "final/8m"),
+    # the learning rate annealed linearly to a tenth over 600k steps (late win rates swung by ~0.1)
+    ("log/lr_decay/8m", "8m", ("qmix",), "0-2", {**TUNED, "t_max": 600_000, "lr_final_fraction": 0.1}, None),
+    ("log/qtran_weights_0.1_0.01_lr_decay/8m", "8m", ("qtran_base",), "0-2",
+     {**X10, "t_max": 600_000, "lr_final_fraction": 0.1}, None),
+    # QMIX on 64 instead of 32 episodes per update (every battle is replayed ~16 times instead of ~8)
+    ("log/batch64/8m", "8m", ("qmix",), "0-2", {**TUNED, "batch_size": 64}, None),
+    ("log/batch64_600k/8m", "8m", ("qmix",), "0-2", {**TUNED, "batch_size": 64, "t_max": 600_000}, "log/batch64/8m"),
 ]
 LAST = 3  # the final win rate of a seed averages its last 3 evaluations (3 x 32 or, tuned, 3 x 64 test battles)
 ORDER = {a: i for i, a in enumerate(("iql", "vdn", "qmix", "qtran_base", "qtran_alt"))}
-SMAC_MAPS = ("3m", "8m", "2s3z", "3s5z", "5m_vs_6m", "MMM2")  # the scenarios the book's issue asks for
 
 
 def preset_for(map_name: str) -> dict:
@@ -162,7 +148,9 @@ def report() -> list[dict]:
     import matplotlib.pyplot as plt
 
     rows, unfinished = [], []
-    maps = sorted(p.name for p in OUT.iterdir() if p.is_dir() and any(p.glob("*/seed_*/metrics.csv")))
+    # every folder that holds ALGO/seed_S/metrics.csv, named by its path under results/starcraft (final/3m, log/...)
+    maps = sorted({str(m.parents[2].relative_to(OUT)) for m in OUT.glob("**/seed_*/metrics.csv")},
+                  key=lambda f: (not f.startswith("final/"), f))
     for map_name in maps:
         sweep = load_sweep(OUT / map_name)
         for algo in list(sweep):  # only finished runs enter the table (an interrupted one is listed as such)
@@ -183,7 +171,7 @@ def report() -> list[dict]:
             walls = [m["wall_time"][-1] for m in runs.values()]
             first = OUT / map_name / algo / f"seed_{min(runs)}" / "config.yaml"
             scenario = yaml.safe_load(first.read_text())["env"].removeprefix("starcraft:")
-            rows.append({"map": map_name, "scenario": scenario, "algo": algo, "seeds": " ".join(str(s) for s in sorted(runs)),
+            rows.append({"folder": map_name, "scenario": scenario, "algo": algo, "seeds": " ".join(str(s) for s in sorted(runs)),
                          "n": len(runs), "t_env": int(min(m["t_env"][-1] for m in runs.values())),
                          "final_win_rate": round(float(mean), 4), "ci_low": round(float(low), 4),
                          "ci_high": round(float(high), 4), "per_seed": " ".join(f"{w:.4f}" for w in won),
@@ -194,25 +182,30 @@ def report() -> list[dict]:
         ax.set_ylabel("test win rate")
         ax.set_ylim(-0.02, 1.02)
         fig.tight_layout()
-        fig.savefig(OUT / f"{map_name}_win_rate.png", dpi=120)
+        fig.savefig(OUT / map_name / "win_rate.png", dpi=120)
         plt.close(fig)
     with open(OUT / "summary.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    table = ["| map | algorithm | final test win rate, mean [95 % CI] | per seed | final test return | seeds | "
+    table = ["| folder | algorithm | final test win rate, mean [95 % CI] | per seed | final test return | seeds | "
              "env steps | wall time per run (s) |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        table.append(f"| {r['map']} | {r['algo']} | {r['final_win_rate']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
+        table.append(f"| {r['folder']} | {r['algo']} | {r['final_win_rate']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
                      f" | {r['per_seed']} | {r['final_test_return']:.2f} | {r['n']} | {r['t_env']} | "
                      f"{r['wall_time_s']:.0f} |")
     (OUT / "summary.md").write_text("\n".join(table) + "\n")
-    ran = {(r["map"], r["algo"]) for r in rows}
+    # the appendix's compact view of the log: folder, algorithm, win rate, steps (book/appendix_experiment_log)
+    log = ["| folder | algorithm | final win rate [95 % CI] | env steps |", "|---|---|---|---|"]
+    log += [f"| `{r['folder'].removeprefix('log/')}` | {r['algo']} | {r['final_win_rate']:.2f} [{r['ci_low']:.2f}, "
+            f"{r['ci_high']:.2f}] | {r['t_env'] // 1000}k |" for r in rows if r["folder"].startswith("log/")]
+    (OUT / "log_summary.md").write_text("\n".join(log) + "\n")
+    ran = {(r["folder"], r["algo"]) for r in rows}
     planned = [(folder, a) for folder, _, algos, *_ in GRID for a in algos]
     not_run = [f"{a} on {m}" for m, a in planned if (m, a) not in ran]
     scenario_algos = {(r["scenario"], r["algo"]) for r in rows}
     untried = [f"{a} on {m}" for m in SMAC_MAPS for a in ORDER if (m, a) not in scenario_algos]
-    figures = "\n".join(f"![{m}]({m}_win_rate.png)" for m in sorted({r["map"] for r in rows}))
+    figures = "\n".join(f"![{m}]({m}/win_rate.png)" for m in dict.fromkeys(r["folder"] for r in rows))
     (OUT / "README.md").write_text(README.format(table="\n".join(table), figures=figures,
                                                   not_run=", ".join(not_run) or "none",
                                                   untried=", ".join(untried) or "none",
@@ -222,61 +215,52 @@ def report() -> list[dict]:
 
 README = """# StarCraft-like micromanagement results
 
-Generated by `scripts/run_starcraft.py` (do not edit by hand; rerun the script). Used by
-`book/06_starcraft.ipynb`.
+Generated by `scripts/run_starcraft.py` (do not edit by hand; rerun the script). `final/` is read by
+`book/06_starcraft.ipynb`, `log/` by the book's appendix "Experiment log".
 
 ## Regenerate
 
 ```bash
 python scripts/run_starcraft.py --workers 3     # train every missing cell of the grid, then the report
-python scripts/run_starcraft.py --report-only   # summary.csv, summary.md, figures, this README
+python scripts/run_starcraft.py --report-only   # summary.csv, summary.md, log_summary.md, figures, this README
 ```
 
 One cell is the CLI run
-`python -m qtran_lib train --config starcraft --algo qmix --env starcraft:3m --seed 0 --out DIR`
-(preset `qtran_lib/configs/starcraft.yaml`, or `starcraft_<map>.yaml` where one exists) plus the
-overrides of its row in the script's `GRID`. Folders:
+`python -m qtran_lib train --config starcraft_tuned --algo qmix --env starcraft:8m --seed 0 --out DIR`
+plus the overrides of its row in the script's `GRID`. Folders (`<folder>/<algo>/seed_<s>/`, with
+`config.yaml` and `metrics.csv`; `run_dir`-like paths inside a run's files record where it was first written):
 
-- `3m`: the preset (start jitter 1.0, 120k steps), all five algorithms.
-- `3m_200k`: the QMIX `3m` runs continued from 120k to 200k steps (resumed from their checkpoints, which
-  trains exactly as runs from scratch would; their wall time includes the first 120k steps).
-- `*_tuned*`: the tuned recipe `qtran_lib/configs/starcraft_tuned.yaml` (start jitter 0.25, TD(lambda = 0.6)
-  targets, target copies every 200 updates, 400k steps, 64 test battles per evaluation, QTRAN weights
-  lambda_opt = 0.01 and lambda_nopt = 1e-4 as DI-engine), i.e.
-  `python -m qtran_lib train --config starcraft_tuned --algo qmix --env starcraft:8m --seed 0 --out DIR`.
-  QTRAN-base on 3m ran with three loss weightings: `3m_tuned` the authors' (1, 1), `3m_tuned_nopt`
-  pymarl's (1, 0.1), `3m_tuned_small_lambda` DI-engine's (0.01, 1e-4, the recipe's own). QMIX seed 0 of
-  `3m_tuned` was trained to 200k and then resumed to 400k, which trains exactly as one 400k run. `*_mid_lambda`
-  folders (8m, 2s3z, 3s5z, 5m_vs_6m, MMM2) are QTRAN-base with ten times larger weights (0.1, 0.01).
-  Folders ending in `_600k`/`_800k` train the runs of the folder without the suffix on to 600k/800k steps,
-  either resumed from their checkpoints or from scratch (`8m_tuned_mid_lambda_800k`, `2s3z_tuned_mid_lambda_800k`): resume is
-  bit-exact, so the training is the same either way and only the test battles after the shorter run's end
-  draw other random starts (its final evaluation advanced the test environment's generator). Wall times
-  include the first 400k steps. `_lr_decay` folders anneal the learning rate linearly to a tenth over their
-  600k steps (`lr_final_fraction: 0.1`); `_batch64` trains on 64 instead of 32 episodes per update
-  (`batch_size: 64`, same 8 updates per 32 new battles, so every battle is replayed about 16 times instead of 8).
-  `3m_tuned` also holds VDN and IQL (the weights do not apply to them), `3m_tuned_small_lambda` also QTRAN-alt.
+- `final/<map>`: the book's protocol, the recipe `qtran_lib/configs/starcraft_tuned.yaml` as it is (start
+  jitter 0.25, TD(lambda = 0.6) targets, target copies every 200 updates, 400k steps, 64 test battles per
+  evaluation, QTRAN weights lambda_opt = 0.01 and lambda_nopt = 1e-4). The IQL, VDN and QMIX runs of `final/3m`
+  were started with the QTRAN weights set to 1 and 1, which they do not read. QTRAN-base with the recipe was not
+  run on 3s5z, 5m_vs_6m and MMM2 (see `log/qtran_weights_0.1_0.01/`).
+- `log/preset_120k/3m`, `log/preset_200k/3m`: the preset `starcraft.yaml` (start jitter 1.0, one-step targets,
+  120k steps), QMIX continued to 200k from its checkpoints.
+- `log/qtran_weights_<opt>_<nopt>[_<suffix>]/<map>`: QTRAN-base with the recipe and other loss weights (the
+  authors' 1 and 1, pymarl's 1 and 0.1, ten times the recipe's 0.1 and 0.01), some trained on to 600k/800k steps
+  or with the learning rate annealed to a tenth over 600k steps (`_lr_decay`).
+- `log/steps_600k`, `log/steps_800k`: runs of `final/` trained on to more steps (resume is bit-exact; only the
+  test battles after the shorter run's end draw other starts). Wall times include the first 400k steps.
+- `log/lr_decay/8m`: QMIX with `lr_final_fraction: 0.1` over 600k steps; `log/batch64/8m`: QMIX on 64 instead
+  of 32 episodes per update.
 
 The script ran one to three cells at a time in separate processes with one torch thread each, on a
 shared 2-core CPU machine; the wall times below were measured there with other jobs competing for the cores.
 
 ## Protocol
 
-- Batched simulator `starcraft:<map>` with randomised starts (`random_start: true, start_jitter: 1.0`):
-  jittered formations, sides swapped with probability 1/2. Enemy: the simulator's scripted AI.
+- Batched simulator `starcraft:<map>` with randomised starts (`random_start: true`): formations jittered by up
+  to `start_jitter` units, sides swapped with probability 1/2. Enemy: the simulator's scripted AI. With the
+  recipe's jitter 0.25 the scripted focus-fire heuristic wins about 97 % of 3m battles (as from SMAC's fixed
+  starts), with the preset's 1.0 about 65 % (0.68 over 1,000 battles in tests/starcraft/test_win_rates.py).
 - RNN agents (GRU, hidden 64) with last action and agent id; 32 battles per iteration, 8 updates of 32
-  episodes each per iteration, Adam 5e-4, epsilon 1 -> 0.05 over 15k steps, 120k steps per run,
-  target copy every 100 updates.
-- Final test win rate of a seed: greedy policy, mean over its last 3 evaluations (every 6k steps, 32
-  test battles each, so 96 battles from the last ~12k steps); the table gives the mean over seeds with a
-  95 % percentile-bootstrap CI over seeds (`qtran_lib.plotting.bootstrap_ci`). With 3 seeds the CI is
-  coarse. The scripted focus-fire heuristic wins about 65 % of 3m battles under these starts
-  (0.68 over 1,000 battles in tests/starcraft/test_win_rates.py, 0.65 over 256 in the chapter), random play 0 %.
-- The `*_tuned*` folders differ as stated above: start jitter 0.25 (focus fire then wins about 97 % of 3m
-  battles, as from SMAC's fixed starts), TD(lambda) targets, 400k steps, 64 test battles per evaluation
-  (192 per final value).
+  episodes each per iteration, Adam 5e-4, epsilon 1 -> 0.05 over 15k steps.
+- Final test win rate of a seed: greedy policy, mean over its last 3 evaluations (every 6k steps; 64 test
+  battles each with the recipe, 32 with the preset); the table gives the mean over seeds with a 95 %
+  percentile-bootstrap CI over seeds (`qtran_lib.plotting.bootstrap_ci`). With 3 seeds the CI is coarse.
 - These are **not** SMAC numbers: the simulator re-creates SMAC's interface and unit stats, not the
-  SC2 engine, and training is 5-17x shorter than SMAC's 2M steps.
+  SC2 engine, and training is 2.5-17x shorter than SMAC's 2M steps.
 
 ## Final test win rates
 
@@ -298,7 +282,7 @@ def main(argv=None) -> int:
     p.add_argument("--algos", help=f"comma-separated algorithms from {', '.join(ALGORITHMS)}")
     p.add_argument("--seeds", help="seed range like 0-2 or a list like 0,3 (with --only: those seeds of the rows)")
     p.add_argument("--config", help="with --maps: preset for every cell instead of the map's own, e.g. starcraft_tuned")
-    p.add_argument("--only", help="comma-separated result folders of GRID rows to train, e.g. 3m_200k")
+    p.add_argument("--only", help="comma-separated result folders of GRID rows to train, e.g. log/preset_200k/3m")
     p.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
     p.add_argument("--report-only", action="store_true", help="only rebuild the table, figures and README")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides for every cell")
@@ -320,7 +304,7 @@ def main(argv=None) -> int:
             train_cells(folder, map_name, algos, parse_seeds(seeds), args.workers, {**row_overrides, **overrides},
                         continue_from)
     for r in report():
-        print(f"{r['map']:>5} {r['algo']:>10}: win {r['final_win_rate']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
+        print(f"{r['folder']:>5} {r['algo']:>10}: win {r['final_win_rate']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
               f" (n={r['n']}), {r['wall_time_s']:.0f} s per run")
     return 0
 

@@ -114,3 +114,13 @@ def test_results_script_trains_the_seeds_asked_for(monkeypatch):
     calls.clear()
     script.main(["--only", folder])
     assert calls and all(c[0] == folder and c[1] == [0, 1, 2] for c in calls)
+
+
+def test_every_committed_results_folder_is_a_grid_row():
+    """results/starcraft/final/<map> and log/<experiment>/<map> are rows of the script's GRID, so each can be regenerated."""
+    script = _run_starcraft_script()
+    folders = {row[0] for row in script.GRID}
+    committed = {str(m.parents[2].relative_to(script.OUT)) for m in script.OUT.glob("**/seed_*/metrics.csv")}
+    assert committed, "no committed StarCraft runs found under results/starcraft"
+    assert committed <= folders, f"committed folders without a GRID row: {sorted(committed - folders)}"
+    assert all(f.startswith(("final/", "log/")) for f in committed), sorted(committed)
