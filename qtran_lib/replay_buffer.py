@@ -65,11 +65,18 @@ class EpisodeBuffer:
         return {k: v[:, : t + 1] for k, v in batch.items()}
 
     def state_dict(self) -> dict:
-        return {"data": self.data, "index": self.index, "size": self.size}
+        """The filled slots only: {field: [size, T + 1, ...]} (slots fill 0, 1, ... until the ring wraps)."""
+        return {"data": {k: v[: self.size] for k, v in self.data.items()}, "index": self.index, "size": self.size,
+                "capacity": self.capacity}
 
     def load_state_dict(self, sd: dict) -> None:
+        size, index = int(sd["size"]), int(sd["index"])
+        if not (0 <= size <= self.capacity and 0 <= index < self.capacity and (size == self.capacity or index == size)):
+            raise ValueError(f"checkpoint replay buffer holds size={size}, index={index}, which a buffer of capacity "
+                             f"{self.capacity} cannot reach")
         for k, v in self.data.items():
-            if k not in sd["data"] or sd["data"][k].shape != v.shape:
+            if k not in sd["data"] or sd["data"][k].shape != (size, *v.shape[1:]):
                 raise ValueError(f"checkpoint replay buffer field {k!r} does not match this run's environment")
-            v.copy_(sd["data"][k])
-        self.index, self.size = int(sd["index"]), int(sd["size"])
+            v.zero_()
+            v[:size].copy_(sd["data"][k])
+        self.index, self.size = index, size
