@@ -290,7 +290,11 @@ UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, 
 
 
 def safe_load_unique(text: str):
-    """``yaml.safe_load`` that raises yaml.YAMLError on a duplicate key."""
+    """``yaml.safe_load`` that raises yaml.YAMLError on a duplicate key or an alias (``*name``): config and
+    scenario files need neither, and nested aliases expand a few hundred bytes into gigabytes (a "billion laughs")."""
+    for event in yaml.parse(text):  # events stream without expanding aliases
+        if isinstance(event, yaml.AliasEvent):
+            raise yaml.YAMLError(f"aliases (*{event.anchor}) are not allowed here; write the value out")
     return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
 
 

@@ -450,3 +450,49 @@ def test_ctrl_c_in_a_sweep_with_workers_is_a_message(tmp_path):
     assert res.returncode == 130, res.stderr
     assert "Traceback" not in res.stderr and "KeyboardInterrupt" not in res.stderr
     assert "interrupted" in res.stderr and "rerun the same sweep command" in res.stderr
+
+
+# ---- item 6: YAML scenarios ------------------------------------------------------------------------------------
+SCENARIO = "episode_limit: 10\nallies: {marine: 2}\nenemies: {marine: 2}\n"
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+BAD_SCENARIOS = [
+    (SCENARIO + "ally_center: [.nan, .nan]\n", "ally_center must be a pair of finite numbers"),
+    (SCENARIO + "enemy_center: [.inf, 16]\n", "enemy_center must be a pair of finite numbers"),
+    (SCENARIO + "map: {playable: [0, 0, .inf, .inf]}\n", "map.playable must be finite"),
+    (SCENARIO + "map: {size: [.nan, 32]}\n", "map.size must be a pair of finite numbers"),
+    (SCENARIO + "map: {size: [0, 32]}\n", "map.size must be a [width, height] in (0, 1024]"),
+    (SCENARIO + "map: {playable: [0, 0, 64, 64]}\n", "must lie inside the map"),
+    (SCENARIO + "ally_center: [99, 16]\n", "lies outside the 32 x 32 map"),
+    (SCENARIO + "attack_point: [true, 1]\n", "attack_point must be a pair of finite numbers"),
+    (SCENARIO + "episode_limit: 20\n", "duplicate key 'episode_limit'"),
+    (SCENARIO + "ally_centers: [[9, 16]]\n", "ally_centers must be a mapping of unit type to [x, y]"),
+    (SCENARIO + "unit_type_bits: 1000\n", "unit_type_bits must be an int in [0, 64]"),
+    (BOMB, "aliases (*a) are not allowed"),
+    ("episode_limit: 10\nallies: {" + ", ".join(f"{t}: 256" for t in ("marine", "marauder", "medivac", "stalker",
+     "zealot")) + "}\nenemies: {" + ", ".join(f"{t}: 256" for t in ("colossus", "hydralisk", "zergling", "baneling",
+                                                                       "spine_crawler")) + "}\n", "at most 512"),
+]
+
+
+@pytest.mark.parametrize("text, message", BAD_SCENARIOS, ids=[f"scenario{i}" for i in range(len(BAD_SCENARIOS))])
+def test_bad_yaml_scenario_is_refused(tmp_path, text, message, capsys):
+    path = tmp_path / "battle.yaml"
+    path.write_text(text)
+    code, _, err = run_cli(["train", "--env", f"starcraft:{path}", "--no-progress", "--steps", "10"], capsys)
+    assert_clear(code, err, message)
+
+
+def test_oversized_scenario_file_and_folder(tmp_path, capsys):
+    big = tmp_path / "big.yaml"
+    big.write_text(SCENARIO + "#" * (70 * 1024) + "\n")
+    assert_clear(*run_cli(["train", "--env", f"starcraft:{big}", "--no-progress"], capsys)[::2], "at most 64 KiB")
+    folder = tmp_path / "dir.yaml"
+    folder.mkdir()
+    assert_clear(*run_cli(["train", "--env", f"starcraft:{folder}", "--no-progress"], capsys)[::2], "is a folder")
+
+
+def test_config_file_with_an_alias_is_refused(tmp_path, capsys):
+    f = tmp_path / "c.yaml"
+    f.write_text("lr: &x 0.1\noptim_eps: *x\n")
+    assert_clear(*run_cli(["train", "--config", f, "--no-progress"], capsys)[::2], "aliases (*x) are not allowed")
