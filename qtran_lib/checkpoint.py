@@ -20,11 +20,13 @@ import io
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
 
 FORMAT = "qtran_lib-checkpoint-v2"
+LEGACY_FORMAT = "qtran_lib-checkpoint-v1"  # no digest, the whole preallocated replay buffer
 # Config keys whose change would make a checkpoint meaningless for this run (the seed too: the generators
 # continue the saved streams, so a new seed would be recorded but never used).
 STRUCTURAL = ("algo", "env", "env_args", "seed", "agent", "hidden_dim", "obs_last_action", "obs_agent_id",
@@ -99,9 +101,13 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
         raise CheckpointError(f"{path} is not a readable checkpoint (corrupt or truncated?): {type(e).__name__}: {e}") from None
     if not isinstance(outer, dict) or not str(outer.get("format", "")).startswith("qtran_lib-checkpoint"):
         raise CheckpointError(f"{path} is not a qtran_lib checkpoint (format marker missing or different)")
+    if outer["format"] == LEGACY_FORMAT:  # written before digests existed: read it, unchecked, and say so
+        warnings.warn(f"{path} is a {LEGACY_FORMAT} checkpoint without a digest: it is read unverified; the run's next "
+                      "checkpoint is written with one", stacklevel=2)
+        return _complete(outer, path)
     if outer["format"] != FORMAT:
         raise CheckpointError(f"{path} has checkpoint format {outer['format']!r}, this qtran_lib reads {FORMAT!r} "
-                              "(written by another version; retrain the run)")
+                              "(written by a newer version?)")
     blob, digest = outer.get("payload"), outer.get("sha256")
     if not isinstance(blob, torch.Tensor) or blob.dtype != torch.uint8 or not isinstance(digest, str):
         raise CheckpointError(f"{path} is corrupt: its payload or digest is missing")
@@ -113,6 +119,10 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
         state = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except Exception as e:
         raise CheckpointError(f"{path} has an unreadable payload: {type(e).__name__}: {e}") from None
+    return _complete(state, path)
+
+
+def _complete(state, path: Path) -> dict:
     missing = [k for k in REQUIRED if not isinstance(state, dict) or k not in state]
     if missing:
         raise CheckpointError(f"{path} lacks {', '.join(missing)}: not a complete qtran_lib run checkpoint")

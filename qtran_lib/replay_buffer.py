@@ -75,8 +75,10 @@ class EpisodeBuffer:
             raise ValueError(f"checkpoint replay buffer holds size={size}, index={index}, which a buffer of capacity "
                              f"{self.capacity} cannot reach")
         for k, v in self.data.items():
-            if k not in sd["data"] or sd["data"][k].shape != (size, *v.shape[1:]):
+            stored = sd["data"].get(k)
+            # [size, ...] (the filled slots), or [capacity, ...] in checkpoints that stored the whole buffer
+            if stored is None or stored.shape[1:] != v.shape[1:] or stored.shape[0] not in (size, self.capacity):
                 raise ValueError(f"checkpoint replay buffer field {k!r} does not match this run's environment")
             v.zero_()
-            v[:size].copy_(sd["data"][k])
+            v[:size].copy_(stored[:size])
         self.index, self.size = index, size

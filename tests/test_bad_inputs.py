@@ -245,14 +245,32 @@ def test_incomplete_and_old_format_checkpoints(tmp_path, capsys):
     save_checkpoint({"config": make_config().to_dict()}, tmp_path / "part.pt")
     with pytest.raises(CheckpointError, match="lacks learner"):
         load_checkpoint(tmp_path / "part.pt")
-    torch.save({"format": "qtran_lib-checkpoint-v1", "config": {}}, tmp_path / "old.pt")
-    with pytest.raises(CheckpointError, match="format 'qtran_lib-checkpoint-v1'"):
-        load_checkpoint(tmp_path / "old.pt")
+    torch.save({"format": "qtran_lib-checkpoint-v9"}, tmp_path / "new.pt")
+    with pytest.raises(CheckpointError, match="format 'qtran_lib-checkpoint-v9'"):
+        load_checkpoint(tmp_path / "new.pt")
     run = tmp_path / "run"
     run.mkdir()
     (run / "checkpoint.pt").write_bytes((tmp_path / "part.pt").read_bytes())
     code, _, err = run_cli(["train", "--resume", run, "--no-progress"], capsys)
     assert code == 2 and "checkpoint error" in err and "lacks learner" in err and "Traceback" not in err
+
+
+def test_a_v1_checkpoint_without_digest_still_resumes_bit_exactly(tmp_path):
+    """Runs checkpointed before digests (format v1: whole buffer, no digest) continue, with a warning."""
+    cfg = make_config(env="predator_prey:grid_size=4,episode_limit=6", t_max=192, batch_size_run=4, batch_size=4,
+                      buffer_size=64, hidden_dim=8, qtran_embed_dim=8, test_episodes=4, log_interval=24, device="cpu")
+    full = train(cfg, progress=False)
+    train(cfg, out=tmp_path / "run", progress=False, stop_after_iterations=5)
+    state = load_checkpoint(tmp_path / "run")
+    buf = state["buffer"]
+    whole = {k: torch.cat([v, v.new_zeros(64 - v.shape[0], *v.shape[1:])]) for k, v in buf["data"].items()}
+    legacy = {**state, "format": "qtran_lib-checkpoint-v1", "buffer": {**buf, "data": whole}}
+    torch.save(legacy, tmp_path / "run" / "checkpoint.pt")  # what v1 wrote: the payload itself, no digest
+    with pytest.warns(UserWarning, match="without a digest"):
+        resumed = train(cfg, out=tmp_path / "run", resume=tmp_path / "run", progress=False)
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_time"} for r in rows]  # noqa: E731
+    assert strip(resumed.metrics) == strip(full.metrics)
+    assert load_checkpoint(tmp_path / "run")["buffer"]["data"]["obs"].shape[0] < 64  # rewritten as v2
 
 
 def test_stale_temporaries_are_cleaned_and_only_the_filled_buffer_is_stored(small_checkpoint, tmp_path):
