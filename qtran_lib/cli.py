@@ -54,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
     s.add_argument("--overwrite", action="store_true",
                    help="retrain every cell from scratch (default: skip finished cells, resume partial ones)")
+    s.add_argument("--backend", choices=("process", "ray"), default="process",
+                   help="process: --workers local processes (default); ray: one Ray task per cell (pip install "
+                        "'qtran_lib[ray]')")
+    s.add_argument("--address", help="with --backend ray: the cluster to use (auto, ray://HOST:10001); default: a "
+                                     "local Ray with --workers CPUs. Its nodes must see --out at the same path")
+    s.add_argument("--cpus-per-cell", type=float, default=1.0, help="with --backend ray: CPUs each cell reserves")
+    s.add_argument("--gpus-per-cell", type=float, default=0.0,
+                   help="with --backend ray: GPUs each cell reserves (e.g. 0.5 puts two cells on one GPU)")
     s.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides for every run")
     return p
 
@@ -207,7 +215,13 @@ def cmd_sweep(args) -> int:
     for a in algos:
         if a not in ALGORITHMS:
             raise ValueError(f"unknown algorithm {a!r}; choose from {', '.join(ALGORITHMS)}")
-    summary = run_grid(base, algos, parse_seeds(args.seeds), args.out, workers=args.workers, overwrite=args.overwrite)
+    options = {}
+    if args.backend == "ray":
+        options = {"address": args.address, "cpus_per_cell": args.cpus_per_cell, "gpus_per_cell": args.gpus_per_cell}
+    elif args.address is not None:
+        raise ValueError("--address needs --backend ray")
+    summary = run_grid(base, algos, parse_seeds(args.seeds), args.out, workers=args.workers, overwrite=args.overwrite,
+                       backend=args.backend, backend_options=options)
     print(summary.table)
     if summary.failed:
         print(f"{parser_prog()}: error: {len(summary.failed)} of {summary.cells} cells failed "

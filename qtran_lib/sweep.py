@@ -196,12 +196,14 @@ class SweepSummary:
 
 
 def run_grid(base_cfg: dict, algos: list[str], seeds: list[int], out: str | Path, workers: int = 2,
-             overwrite: bool = False, log=None) -> SweepSummary:
+             overwrite: bool = False, log=None, backend: str = "process", backend_options: dict | None = None
+             ) -> SweepSummary:
     """Train every (algo, seed) cell of ``base_cfg`` and write ``out/results.csv`` after each cell.
 
     Rerunning the same sweep skips finished cells and resumes partial ones from their checkpoints;
-    ``overwrite`` retrains every cell. ``workers`` processes run cells side by side (1: in this process).
-    ``log`` (default: print to stderr) receives one line per cell.
+    ``overwrite`` retrains every cell. ``backend`` runs the cells: ``process`` in ``workers`` local processes
+    (1: in this process), ``ray`` as Ray tasks (``backend_options``: ``address``, ``cpus_per_cell``,
+    ``gpus_per_cell``). ``log`` (default: print to stderr) receives one line per cell.
     """
     from .config import make_config
 
@@ -230,19 +232,65 @@ def run_grid(base_cfg: dict, algos: list[str], seeds: list[int], out: str | Path
         log(f"{row['algo']} seed {row['seed']}: {row.get('action', '')}"
             + ("" if row["status"] == "ok" else f": {row['status']}"))
 
-    if workers == 1:
-        for job in jobs:
-            record(_run_cell(job))
-    else:
-        ctx = mp.get_context("spawn")
-        with _terminate_workers_on_sigterm(), ctx.Pool(min(workers, len(jobs)), initializer=_ignore_sigint) as pool:
-            for row in pool.imap_unordered(_run_cell, jobs):
-                record(row)
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown sweep backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    BACKENDS[backend](jobs, workers, record, **(backend_options or {}))
     failed = [r for r in rows if r["status"] != "ok"]
     table = format_results(rows)
     if failed:
         table += f"\n{len(failed)} of {len(rows)} runs failed; see the status column of {out / 'results.csv'}"
     return SweepSummary(rows, table)
+
+
+def run_in_processes(jobs: list[tuple], workers: int, record) -> None:
+    """The ``process`` backend: cells in ``workers`` spawned processes (1: one after another in this process)."""
+    if workers == 1:
+        for job in jobs:
+            record(_run_cell(job))
+        return
+    ctx = mp.get_context("spawn")
+    with _terminate_workers_on_sigterm(), ctx.Pool(min(workers, len(jobs)), initializer=_ignore_sigint) as pool:
+        for row in pool.imap_unordered(_run_cell, jobs):
+            record(row)
+
+
+def run_on_ray(jobs: list[tuple], workers: int, record, address: str | None = None, cpus_per_cell: float = 1.0,
+               gpus_per_cell: float = 0.0) -> None:
+    """The ``ray`` backend: one Ray task per cell, each reserving ``cpus_per_cell`` CPUs and ``gpus_per_cell`` GPUs.
+
+    Without ``address`` a local Ray with ``workers`` CPUs is started for the sweep and shut down after it;
+    with one (``auto`` or ``ray://host:10001``) the cells run on that cluster, whose nodes must see ``OUT`` at
+    the same path (a shared file system), as the cells write their run folders there.
+    """
+    try:
+        import ray
+    except ImportError:
+        raise ImportError("--backend ray needs Ray: pip install 'qtran_lib[ray]' (or pip install ray)") from None
+    if cpus_per_cell <= 0 or gpus_per_cell < 0:
+        raise ValueError(f"need cpus_per_cell > 0 and gpus_per_cell >= 0, got {cpus_per_cell} and {gpus_per_cell}")
+    started = not ray.is_initialized()
+    if started:
+        if address is None:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        else:
+            ray.init(address=address, log_to_driver=False)
+    task = ray.remote(num_cpus=cpus_per_cell, num_gpus=gpus_per_cell, max_retries=0)(_run_cell)
+    pending = [task.remote(job) for job in jobs]
+    try:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            record(ray.get(done[0]))
+    except BaseException:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        raise
+    finally:
+        if started:
+            ray.shutdown()
+
+
+BACKENDS = {"process": run_in_processes, "ray": run_on_ray}
+"""Sweep backend name -> runner(jobs, workers, record, **options): calls record(row) as each cell ends."""
 
 
 def run_sweep(base_cfg: dict, algos: list[str], seeds: list[int], out: str | Path, workers: int = 2,

@@ -164,3 +164,41 @@ def test_killed_sweep_reruns_to_the_uninterrupted_table(tmp_path):
     again = run_grid(cells, algos, seeds, killed, workers=1, log=lambda msg: None)  # a third run trains nothing
     assert {r["action"] for r in again.rows} == {"skipped (finished)"}
     assert _table(killed / "results.csv") == _table(tmp_path / "whole" / "results.csv")
+
+
+def test_ray_backend_gives_the_process_pool_table(tmp_path):
+    """Two cells as Ray tasks on a local Ray: the same results.csv as the process pool (skipped without ray)."""
+    pytest.importorskip("ray")
+    from qtran_lib.config import load_yaml
+    from qtran_lib.sweep import run_grid
+
+    cells = {**load_yaml("matrix"), **KILL_CELLS, "t_max": 32 * 100}
+    pool = run_grid(cells, ["vdn", "qtran_base"], [0], tmp_path / "pool", workers=2, log=lambda msg: None)
+    ray_run = run_grid(cells, ["vdn", "qtran_base"], [0], tmp_path / "ray", workers=2, log=lambda msg: None,
+                       backend="ray")
+    assert not pool.failed and not ray_run.failed
+    assert _table(tmp_path / "ray" / "results.csv") == _table(tmp_path / "pool" / "results.csv")
+    assert (tmp_path / "ray" / "qtran_base" / "seed_0" / "checkpoint.pt").exists()
+    again = run_grid(cells, ["vdn", "qtran_base"], [0], tmp_path / "ray", workers=2, log=lambda msg: None,
+                     backend="ray")  # skip/resume works the same on Ray
+    assert {r["action"] for r in again.rows} == {"skipped (finished)"}
+
+
+def test_ray_backend_without_ray_is_a_clear_error(tmp_path, monkeypatch):
+    import builtins
+
+    from qtran_lib.config import load_yaml
+    from qtran_lib.sweep import run_grid
+
+    real = builtins.__import__
+
+    def no_ray(name, *a, **k):
+        if name == "ray":
+            raise ImportError("No module named 'ray'")
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    with pytest.raises(ImportError, match=r"pip install 'qtran_lib\[ray\]'"):
+        run_grid({**load_yaml("matrix"), "max_updates": 2}, ["vdn"], [0], tmp_path, workers=1, backend="ray")
+    with pytest.raises(ValueError, match="unknown sweep backend 'dask'"):
+        run_grid({**load_yaml("matrix"), "max_updates": 2}, ["vdn"], [0], tmp_path, workers=1, backend="dask")
