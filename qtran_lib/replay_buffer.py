@@ -66,8 +66,9 @@ class EpisodeBuffer:
 
     def state_dict(self) -> dict:
         """The filled slots only: {field: [size, T + 1, ...]} (slots fill 0, 1, ... until the ring wraps)."""
-        return {"data": {k: v[: self.size] for k, v in self.data.items()}, "index": self.index, "size": self.size,
-                "capacity": self.capacity}
+        # clone: torch.save writes a view's whole storage, which would be the preallocated buffer again
+        return {"data": {k: v[: self.size].clone() for k, v in self.data.items()}, "index": self.index,
+                "size": self.size, "capacity": self.capacity}
 
     def load_state_dict(self, sd: dict) -> None:
         size, index = int(sd["size"]), int(sd["index"])

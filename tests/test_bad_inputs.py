@@ -277,6 +277,17 @@ def test_stale_temporaries_are_cleaned_and_only_the_filled_buffer_is_stored(smal
     state = load_checkpoint(small_checkpoint)
     buf = state["buffer"]
     assert 0 < buf["size"] == buf["data"]["obs"].shape[0] < buf["capacity"] == 64
+    import io
+
+    from qtran_lib.replay_buffer import EpisodeBuffer, empty_episodes
+
+    env = make_env("predator_prey", batch_size=4)
+    buffer = EpisodeBuffer(env.env_info(), capacity=1000)
+    buffer.insert(empty_episodes(env.env_info(), 4, "cpu"))
+    blob = io.BytesIO()
+    torch.save(buffer.state_dict(), blob)  # a view would drag the whole preallocated storage along
+    whole = sum(v.numel() * v.element_size() for v in buffer.data.values())
+    assert len(blob.getvalue()) < whole / 100  # 4 of 1000 episodes (plus the file's overhead)
     run = tmp_path / "run"
     run.mkdir()
     stale = run / ".checkpoint-abc123.tmp"
