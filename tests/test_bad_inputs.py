@@ -525,3 +525,15 @@ def test_config_file_with_an_alias_is_refused(tmp_path, capsys):
     f = tmp_path / "c.yaml"
     f.write_text("lr: &x 0.1\noptim_eps: *x\n")
     assert_clear(*run_cli(["train", "--config", f, "--no-progress"], capsys)[::2], "aliases (*x) are not allowed")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT to a process group")
+def test_ctrl_c_in_train_is_a_message_and_leaves_a_resumable_run(tmp_path):
+    run = tmp_path / "R"
+    argv = ["train", "--env", "predator_prey", "--steps", "10000000", "--no-progress", "--out", str(run),
+            "batch_size_run=4", "hidden_dim=8", "save_interval=200"]
+    res = _sigint_child(argv, lambda: (run / "checkpoint.pt").exists())
+    assert res.returncode == 130, res.stderr
+    assert "Traceback" not in res.stderr and f"continue with --resume {run}" in res.stderr
+    assert 0 < load_checkpoint(run)["counters"]["t_env"] < 10_000_000  # intact: the digest verifies
+    assert not list(run.glob("*.tmp"))
