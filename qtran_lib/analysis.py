@@ -54,14 +54,16 @@ def q_tables(learner, env) -> QTables:
     state = torch.ones(1, info.state_dim, device=dev)
     avail = torch.ones(1, n, a, device=dev)
     hidden = learner.agent.init_hidden(1, n, device=dev)
-    q, h = learner.agent(learner.inputs(obs, None), hidden)  # [1, N, A], [1, N, H]
+    x = learner.inputs(obs, None)  # [1, N, in]
+    q, h = learner.agent(x, hidden)  # [1, N, A], [1, N, H]
+    f = learner.joint_features(x, h)  # [1, N, F]: what the joint networks read (h_i, or x_i with qtran_joint_input=inputs)
     joint = joint_actions(n, a, dev)  # [A^N, N]
     m = joint.shape[0]
-    qs, hs, ss = q.expand(m, n, a), h.expand(m, n, h.shape[-1]), state.expand(m, info.state_dim)
-    q_jt = learner.joint_q(qs, hs, joint, ss)  # [A^N]
+    qs, fs, ss = q.expand(m, n, a), f.expand(m, n, f.shape[-1]), state.expand(m, info.state_dim)
+    q_jt = learner.joint_q(qs, fs, joint, ss)  # [A^N]
     q_sum = transformed_q(qs.gather(-1, joint.unsqueeze(-1)).squeeze(-1))  # [A^N]
     unscale = 1.0 / getattr(learner, "reward_scale", 1.0)  # report values in payoff units
-    v = float(learner.v_jt(h, state).reshape(-1)[0]) * unscale
+    v = float(learner.v_jt(f, state).reshape(-1)[0]) * unscale
     shape = (a,) * n
     greedy = tuple(int(x) for x in greedy_actions(q[0], avail[0]))
     return QTables(env.payoff.cpu(), q[0].cpu() * unscale, q_jt.reshape(shape).cpu() * unscale,

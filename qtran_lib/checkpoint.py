@@ -1,52 +1,132 @@
-"""Checkpoints: written atomically, read with ``weights_only=True``, checked against the run's config."""
+"""Checkpoints: written atomically, sealed with a SHA-256 digest, read with ``weights_only=True``, checked
+against the run's config.
+
+File layout (one ``torch.save`` of a plain dict, so ``weights_only=True`` reads it):
+
+| key | value |
+|---|---|
+| ``format`` | ``FORMAT`` |
+| ``sha256`` | hex digest of the payload bytes |
+| ``payload`` | uint8 tensor [n_bytes]: ``torch.save`` of the run's state dict |
+
+A flipped byte in the payload fails the digest; a flipped byte elsewhere fails ``torch.load`` or the
+format check. Either way ``load_checkpoint`` raises ``CheckpointError`` instead of resuming garbage.
+"""
 from __future__ import annotations
 
+import errno
+import hashlib
+import io
 import os
+import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
 
-FORMAT = "qtran_lib-checkpoint-v1"
-# Config keys whose change would make a checkpoint meaningless for this run.
-STRUCTURAL = ("algo", "env", "env_args", "agent", "hidden_dim", "obs_last_action", "obs_agent_id", "mixing_embed_dim",
-              "hypernet_layers", "hypernet_embed", "qtran_embed_dim", "qtran_use_state", "qtran_use_v", "batch_size_run",
-              "buffer_size", "optimizer")
+FORMAT = "qtran_lib-checkpoint-v2"
+LEGACY_FORMAT = "qtran_lib-checkpoint-v1"  # no digest, the whole preallocated replay buffer
+# Config keys whose change would make a checkpoint meaningless for this run (the seed too: the generators
+# continue the saved streams, so a new seed would be recorded but never used).
+STRUCTURAL = ("algo", "env", "env_args", "seed", "agent", "hidden_dim", "obs_last_action", "obs_agent_id",
+              "mixing_embed_dim", "hypernet_layers", "hypernet_embed", "qtran_embed_dim", "qtran_use_state",
+              "qtran_use_v", "qtran_joint_input", "batch_size_run", "buffer_size", "optimizer")
+REQUIRED = ("config", "learner", "buffer", "env_rng", "test_env_rng", "explore_rng", "sample_rng", "counters", "metrics")
+TMP_PREFIX, TMP_SUFFIX = ".checkpoint-", ".tmp"
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint file is missing, unreadable, corrupt or from an incompatible run."""
 
 
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def clean_stale_temporaries(folder: str | Path, keep: str | Path | None = None) -> list[Path]:
+    """Delete ``.checkpoint-*.tmp`` files a killed writer left in ``folder`` (all but ``keep``); returns them."""
+    removed = []
+    for p in Path(folder).glob(f"{TMP_PREFIX}*{TMP_SUFFIX}"):
+        if keep is None or p != Path(keep):
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
 def save_checkpoint(payload: dict, path: str | Path) -> None:
-    """Write to a temporary file in the same folder, then rename: a crash never leaves half a file."""
+    """Serialise in memory, seal with SHA-256, write a temporary file in the same folder, fsync, rename.
+
+    A crash never leaves half a file under ``path``; a full disk raises CheckpointError naming it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", suffix=".tmp", dir=path.parent)
+    inner = io.BytesIO()
+    torch.save(payload, inner)
+    data = inner.getvalue()
+    outer = {"format": FORMAT, "sha256": _digest(data), "payload": torch.frombuffer(bytearray(data), dtype=torch.uint8)}
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=TMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save({"format": FORMAT, **payload}, f)
+            torch.save(outer, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT) or _looks_like_full_disk(e):
+            free = shutil.disk_usage(path.parent).free / 2**20
+            raise CheckpointError(f"could not write the checkpoint {path}: the disk is full ({free:.0f} MiB free, "
+                                  f"{len(data) / 2**20:.1f} MiB needed); free some space, then continue the run "
+                                  f"with --resume {path.parent}") from None
         raise
+    clean_stale_temporaries(path.parent)
+
+
+def _looks_like_full_disk(e: BaseException) -> bool:
+    """torch's zip writer reports a short write as a RuntimeError ("enforce fail at inline_container.cc")."""
+    return isinstance(e, RuntimeError) and "inline_container" in str(e)
 
 
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
+    """Read a checkpoint (file or run folder) and verify its digest; raises CheckpointError with the reason."""
     path = Path(path)
     if path.is_dir():
         path = path / "checkpoint.pt"
     if not path.exists():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
-        data = torch.load(path, map_location=map_location, weights_only=True)
+        outer = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for truncated or foreign files
         raise CheckpointError(f"{path} is not a readable checkpoint (corrupt or truncated?): {type(e).__name__}: {e}") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+    if not isinstance(outer, dict) or not str(outer.get("format", "")).startswith("qtran_lib-checkpoint"):
         raise CheckpointError(f"{path} is not a qtran_lib checkpoint (format marker missing or different)")
-    return data
+    if outer["format"] == LEGACY_FORMAT:  # written before digests existed: read it, unchecked, and say so
+        warnings.warn(f"{path} is a {LEGACY_FORMAT} checkpoint without a digest: it is read unverified; the run's next "
+                      "checkpoint is written with one", stacklevel=2)
+        return _complete(outer, path)
+    if outer["format"] != FORMAT:
+        raise CheckpointError(f"{path} has checkpoint format {outer['format']!r}, this qtran_lib reads {FORMAT!r} "
+                              "(written by a newer version?)")
+    blob, digest = outer.get("payload"), outer.get("sha256")
+    if not isinstance(blob, torch.Tensor) or blob.dtype != torch.uint8 or not isinstance(digest, str):
+        raise CheckpointError(f"{path} is corrupt: its payload or digest is missing")
+    data = blob.numpy().tobytes()
+    if _digest(data) != digest:
+        raise CheckpointError(f"{path} is corrupt: the SHA-256 digest of its contents does not match the one stored "
+                              "when it was written (a damaged disk or copy?); restore the file or retrain the run")
+    try:
+        state = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+    except Exception as e:
+        raise CheckpointError(f"{path} has an unreadable payload: {type(e).__name__}: {e}") from None
+    return _complete(state, path)
+
+
+def _complete(state, path: Path) -> dict:
+    missing = [k for k in REQUIRED if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise CheckpointError(f"{path} lacks {', '.join(missing)}: not a complete qtran_lib run checkpoint")
+    return state
 
 
 def check_compatible(saved: dict, current: dict) -> None:

@@ -30,7 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int, help="environment steps to train for (t_max); default from the env's preset")
     t.add_argument("--config", help="YAML file (or preset name) used instead of the environment's preset")
     t.add_argument("--out", help="run folder for config.yaml, metrics.csv, checkpoint.pt (and q_tables.json)")
-    t.add_argument("--resume", help="run folder whose checkpoint.pt to continue from")
+    t.add_argument("--resume", help="run folder whose checkpoint.pt to continue from (with --steps N: extend it to N "
+                                    "steps; --algo/--env/--seed must match the saved run)")
+    t.add_argument("--overwrite", action="store_true",
+                   help="replace the run that --out already holds (without it such a folder is refused)")
     t.add_argument("--device", help="cpu, cuda or auto (default auto)")
     t.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs to OUT/tensorboard")
     t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -49,6 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", help="YAML file or preset used for every run instead of the environment's preset")
     s.add_argument("--steps", type=int, help="t_max for every run")
     s.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
+    s.add_argument("--overwrite", action="store_true",
+                   help="retrain every cell from scratch (default: skip finished cells, resume partial ones)")
+    s.add_argument("--backend", choices=("process", "ray"), default="process",
+                   help="process: --workers local processes (default); ray: one Ray task per cell (pip install "
+                        "'qtran_lib[ray]')")
+    s.add_argument("--address", help="with --backend ray: the cluster to use (auto, ray://HOST:10001); default: a "
+                                     "local Ray with --workers CPUs. Its nodes must see --out at the same path")
+    s.add_argument("--cpus-per-cell", type=float, default=1.0, help="with --backend ray: CPUs each cell reserves")
+    s.add_argument("--gpus-per-cell", type=float, default=0.0,
+                   help="with --backend ray: GPUs each cell reserves (e.g. 0.5 puts two cells on one GPU)")
     s.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides for every run")
     return p
 
@@ -86,19 +99,52 @@ def config_from_args(args) -> object:
     return make_config(base)
 
 
+RESUME_FIXED = ("algo", "env", "seed")
+"""Options that name the run: on --resume they must match the checkpoint (the generators continue its streams)."""
+
+
+def resume_config(args, saved: dict, t_env: int):
+    """The config a resumed run continues with: the checkpoint's, plus --steps (extends t_max), --device,
+    --tensorboard and key=value overrides; --algo/--env/--seed must match and --config is refused."""
+    if args.config:
+        raise ValueError("--config cannot be combined with --resume: the run's settings come from its checkpoint; "
+                         "give key=value overrides (e.g. t_max=...) or train the new config into a new --out")
+    for key in RESUME_FIXED:
+        given = getattr(args, key, None)
+        if given is not None and given != saved.get(key):
+            raise ValueError(f"--{key} {given} differs from the resumed run's {key}={saved.get(key)!r}: --resume "
+                             f"continues that run; drop --{key}, or train {key}={given} into a new --out")
+    values = dict(saved)
+    if args.device is not None:
+        values["device"] = args.device
+    if args.tensorboard:
+        values["tensorboard"] = True
+    if args.steps is not None:
+        if args.steps <= t_env:
+            raise ValueError(f"--steps {args.steps} does not extend the run, which is already at t_env={t_env}; "
+                             f"give --steps > {t_env}")
+        values["t_max"], values["max_updates"] = args.steps, 0
+    return make_config(values, **parse_overrides(args.overrides))
+
+
 def cmd_train(args) -> int:
     from .train import train
 
     if args.resume:
         from .checkpoint import load_checkpoint
 
-        saved = load_checkpoint(args.resume)["config"]
-        cfg = make_config(saved, **parse_overrides(args.overrides))
+        ckpt = load_checkpoint(args.resume)
+        t_env, n_updates = int(ckpt["counters"]["t_env"]), int(ckpt["learner"].get("n_updates", 0))
+        cfg = resume_config(args, ckpt["config"], t_env)
+        del ckpt
+        if t_env >= cfg.t_max or 0 < cfg.max_updates <= n_updates:
+            print(f"note: the run in {args.resume} had already finished (t_env={t_env}, {n_updates} updates); "
+                  f"extend it with --steps N (N > {t_env})")
         out = args.out or args.resume
-        result = train(cfg, out=out, resume=args.resume, progress=not args.no_progress)
+        result = train(cfg, out=out, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite)
     else:
         cfg = config_from_args(args)
-        result = train(cfg, out=args.out, progress=not args.no_progress)
+        result = train(cfg, out=args.out, progress=not args.no_progress, overwrite=args.overwrite)
     final = result.final
     shown = {k: round(v, 4) for k, v in final.items() if isinstance(v, float)}
     print(f"finished {cfg.algo} on {cfg.env} (seed {cfg.seed}): t_env={final.get('t_env')} {shown}")
@@ -109,10 +155,17 @@ def cmd_train(args) -> int:
     return 0
 
 
-def print_q_tables(t: dict) -> None:
+Q_TABLE_KEYS = ("payoff", "q_i", "q_jt", "q_sum", "v_jt", "gap", "greedy_action", "greedy_payoff")
+
+
+def print_q_tables(t: dict, source: str = "q_tables.json") -> None:
     import torch
 
     from .analysis import format_table
+
+    missing = [k for k in Q_TABLE_KEYS if not isinstance(t, dict) or k not in t]
+    if missing:
+        raise ValueError(f"{source} is incomplete (missing {', '.join(missing)}); rerun the training to rewrite it")
 
     letters = "ABCDEFGHIJKLMNOPQRSTU"
     ga = t["greedy_action"]
@@ -132,7 +185,11 @@ def cmd_eval(args) -> int:
         raise FileNotFoundError(f"no run folder at {run}")
     qt = run / "q_tables.json"
     if qt.exists():
-        print_q_tables(json.loads(qt.read_text()))
+        try:
+            tables = json.loads(qt.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ValueError(f"{qt} is not valid JSON; rerun the training to rewrite it") from None
+        print_q_tables(tables, str(qt))
         return 0
     import csv
 
@@ -146,7 +203,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .sweep import parse_seeds, run_sweep
+    from .sweep import parse_seeds, run_grid
 
     base = load_yaml(args.config) if args.config else (load_yaml(_preset_for(args.env)) if _preset_for(args.env) else {})
     base.update(parse_overrides(args.overrides))
@@ -158,9 +215,34 @@ def cmd_sweep(args) -> int:
     for a in algos:
         if a not in ALGORITHMS:
             raise ValueError(f"unknown algorithm {a!r}; choose from {', '.join(ALGORITHMS)}")
-    table = run_sweep(base, algos, parse_seeds(args.seeds), args.out, workers=args.workers)
-    print(table)
+    options = {}
+    if args.backend == "ray":
+        options = {"address": args.address, "cpus_per_cell": args.cpus_per_cell, "gpus_per_cell": args.gpus_per_cell}
+    elif args.address is not None:
+        raise ValueError("--address needs --backend ray")
+    summary = run_grid(base, algos, parse_seeds(args.seeds), args.out, workers=args.workers, overwrite=args.overwrite,
+                       backend=args.backend, backend_options=options)
+    print(summary.table)
+    if summary.failed:
+        print(f"{parser_prog()}: error: {len(summary.failed)} of {summary.cells} cells failed "
+              f"(see the status column of {Path(args.out) / 'results.csv'}); fix the cause and rerun: finished cells "
+              "are kept", file=sys.stderr)
+        return 1
     return 0
+
+
+def parser_prog() -> str:
+    return "python -m qtran_lib"
+
+
+def _interrupted_hint(args) -> str:
+    if args.command == "sweep":
+        return (f"finished cells are kept in {args.out}; rerun the same sweep command to skip them and resume the "
+                "others from their checkpoints")
+    out = getattr(args, "out", None) or getattr(args, "resume", None)
+    if args.command == "train" and out:
+        return f"the last checkpoint in {out} is kept; continue with --resume {out}"
+    return "nothing was saved"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,9 +250,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return {"train": cmd_train, "eval": cmd_eval, "sweep": cmd_sweep}[args.command](args)
-    except (ValueError, FileNotFoundError, KeyError, RuntimeError, TypeError) as e:
+    except KeyboardInterrupt:
+        print(f"\n{parser.prog}: interrupted: {_interrupted_hint(args)}", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError, KeyError, RuntimeError, TypeError, ImportError, OSError) as e:
         from .checkpoint import CheckpointError
 
         kind = "checkpoint error" if isinstance(e, CheckpointError) else "error"
-        print(f"{parser.prog}: {kind}: {e}", file=sys.stderr)
+        if isinstance(e, OSError) and not isinstance(e, FileNotFoundError):
+            msg = f"{e.strerror or e}: {e.filename}" if e.filename else str(e)
+            print(f"{parser.prog}: {kind}: {msg} (is the disk full or the folder read-only?)", file=sys.stderr)
+        else:
+            print(f"{parser.prog}: {kind}: {e}", file=sys.stderr)
         return 2

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,6 +11,10 @@ import yaml
 
 ALGORITHMS = ("iql", "vdn", "qmix", "qtran_base", "qtran_alt")
 PRESET_DIR = Path(__file__).parent / "configs"
+TEST_SEED_OFFSET = 100_003
+"""The greedy-evaluation environment is seeded with seed + TEST_SEED_OFFSET."""
+MAX_SEED = 2**32 - 1 - TEST_SEED_OFFSET
+"""torch's CPU generator keeps 32 bits of a seed (2**32 and 0 give the same stream), and the test env adds an offset."""
 
 
 @dataclass
@@ -115,40 +121,34 @@ class TrainConfig:
     log_interval: int = 2000
     """Environment steps between rows of metrics.csv."""
     save_interval: int = 0
-    """Environment steps between checkpoints (0: only at the end)."""
+    """Environment steps between checkpoints (0: auto, at every tenth of the run, so a crash loses at most a tenth;
+    -1: only at the end)."""
     tensorboard: bool = False
     """Also write TensorBoard event files (needs the tensorboard package)."""
 
     def validate(self) -> TrainConfig:
+        """Check every field against ``RULES`` (finite numbers, signs, ranges) and the choices; raise ValueError."""
         if self.algo not in ALGORITHMS:
             raise ValueError(f"unknown algorithm {self.algo!r}; choose one of {', '.join(ALGORITHMS)}")
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{f.name} must be a finite number, got {value}")
+        for name, (ok, expected) in RULES.items():
+            value = getattr(self, name)
+            if not ok(value):
+                doc = FIELD_DOCS.get(name, "").split("\n")[0]
+                raise ValueError(f"{name} must be {expected}, got {value!r}" + (f" ({name}: {doc})" if doc else ""))
+        from .envs import ENVS  # the registry's names; the factory checks the spec when the run builds its env
+
+        family = self.env.partition(":")[0] if isinstance(self.env, str) else None
         checks = [
-            (self.agent in ("rnn", "mlp", "mlp_separate"), f"agent must be rnn, mlp or mlp_separate, got {self.agent!r}"),
-            (self.optimizer in ("adam", "rmsprop"), f"optimizer must be adam or rmsprop, got {self.optimizer!r}"),
-            (self.qtran_joint_input in ("features", "inputs"),
-             f"qtran_joint_input must be features or inputs, got {self.qtran_joint_input!r}"),
-            (self.qtran_td_target in ("joint", "individual", "joint_max"),
-             f"qtran_td_target must be joint, individual or joint_max, got {self.qtran_td_target!r}"),
+            (family in ENVS, f"unknown environment family {family!r} in env={self.env!r}; known: {', '.join(sorted(ENVS))}"),
+            (self.buffer_size >= self.batch_size, f"buffer_size ({self.buffer_size}) must be >= batch_size ({self.batch_size})"),
             (self.qtran_td_target != "joint_max" or self.algo == "qtran_base",
              f"qtran_td_target=joint_max is a QTRAN-base option, not one for {self.algo}"),
-            (self.qtran_nopt_actions in ("taken", "all"),
-             f"qtran_nopt_actions must be taken or all, got {self.qtran_nopt_actions!r}"),
             (self.qtran_nopt_actions == "taken" or self.algo == "qtran_base",
              f"qtran_nopt_actions=all is a QTRAN-base option, not one for {self.algo}"),
-            (self.t_max > 0, f"t_max must be positive, got {self.t_max}"),
-            (self.max_updates >= 0, f"max_updates must be >= 0, got {self.max_updates}"),
-            (self.batch_size_run > 0, f"batch_size_run must be positive, got {self.batch_size_run}"),
-            (self.batch_size > 0, f"batch_size must be positive, got {self.batch_size}"),
-            (self.buffer_size >= self.batch_size, f"buffer_size ({self.buffer_size}) must be >= batch_size ({self.batch_size})"),
-            (0.0 <= self.epsilon_finish <= 1.0 and 0.0 <= self.epsilon_start <= 1.0, "epsilon values must lie in [0, 1]"),
-            (0.0 <= self.epsilon_uniform_fraction <= 1.0,
-             f"epsilon_uniform_fraction must lie in [0, 1], got {self.epsilon_uniform_fraction}"),
-            (0.0 <= self.gamma <= 1.0, f"gamma must lie in [0, 1], got {self.gamma}"),
-            (0.0 <= self.td_lambda <= 1.0, f"td_lambda must lie in [0, 1], got {self.td_lambda}"),
-            (self.lr > 0, f"lr must be positive, got {self.lr}"),
-            (self.reward_scale >= 0, f"reward_scale must be >= 0 (0 = auto), got {self.reward_scale}"),
-            (0.0 < self.lr_final_fraction <= 1.0, f"lr_final_fraction must lie in (0, 1], got {self.lr_final_fraction}"),
-            (self.target_update_interval > 0, "target_update_interval must be positive"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -160,6 +160,62 @@ class TrainConfig:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def _choice(*names: str) -> tuple[Callable, str]:
+    return (lambda v: v in names), ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _at_least(lo: float) -> tuple[Callable, str]:
+    return (lambda v: v >= lo), f">= {lo}"
+
+
+def _between(lo: float, hi: float, open_lo: bool = False) -> tuple[Callable, str]:
+    if open_lo:
+        return (lambda v: lo < v <= hi), f"in ({lo}, {hi}]"
+    return (lambda v: lo <= v <= hi), f"in [{lo}, {hi}]"
+
+
+_POSITIVE = ((lambda v: v > 0), "positive")
+# Field -> (predicate, what it must be). Every numeric field is listed: validate() also refuses NaN and inf.
+RULES: dict[str, tuple[Callable, str]] = {
+    "seed": ((lambda v: 0 <= v <= MAX_SEED), f"an integer in [0, {MAX_SEED}] (torch's generator keeps 32 bits)"),
+    "t_max": _POSITIVE,
+    "batch_size_run": _POSITIVE,
+    "buffer_size": _POSITIVE,
+    "batch_size": _POSITIVE,
+    "updates_per_iteration": ((lambda v: v >= 1), ">= 1 (0 would collect data and never train)"),
+    "max_updates": _at_least(0),
+    "epsilon_start": _between(0.0, 1.0),
+    "epsilon_finish": _between(0.0, 1.0),
+    "epsilon_anneal_time": _at_least(0),
+    "epsilon_uniform_fraction": _between(0.0, 1.0),
+    "agent": _choice("rnn", "mlp", "mlp_separate"),
+    "hidden_dim": _POSITIVE,
+    "mixing_embed_dim": _POSITIVE,
+    "hypernet_layers": ((lambda v: v in (1, 2)), "1 or 2"),
+    "hypernet_embed": _POSITIVE,
+    "qtran_embed_dim": _POSITIVE,
+    "qtran_joint_input": _choice("features", "inputs"),
+    "qtran_td_target": _choice("joint", "individual", "joint_max"),
+    "qtran_nopt_actions": _choice("taken", "all"),
+    "lambda_opt": _at_least(0.0),
+    "lambda_nopt": _at_least(0.0),
+    "optimizer": _choice("adam", "rmsprop"),
+    "lr": _POSITIVE,
+    "lr_final_fraction": _between(0.0, 1.0, open_lo=True),
+    "optim_alpha": ((lambda v: 0.0 <= v < 1.0), "in [0, 1)"),
+    "optim_eps": _POSITIVE,
+    "gamma": _between(0.0, 1.0),
+    "td_lambda": _between(0.0, 1.0),
+    "reward_scale": ((lambda v: v >= 0), ">= 0 (0 = auto)"),
+    "grad_norm_clip": ((lambda v: v > 0), "positive (a negative clip turns descent into ascent)"),
+    "target_update_interval": _POSITIVE,
+    "test_interval": ((lambda v: v >= 0), ">= 0 (0: only at the end)"),
+    "test_episodes": ((lambda v: v >= 1), ">= 1 (episodes per greedy evaluation)"),
+    "log_interval": _at_least(0),
+    "save_interval": ((lambda v: v >= -1), ">= -1 (0: auto, -1: only at the end)"),
+}
 
 
 def field_docs() -> dict[str, str]:
@@ -216,6 +272,32 @@ def coerce(name: str, value):
     return str(value)
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a mapping with a repeated key (plain YAML silently keeps the last one)."""
+
+
+def _unique_mapping(loader: UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep)
+
+
+UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def safe_load_unique(text: str):
+    """``yaml.safe_load`` that raises yaml.YAMLError on a duplicate key or an alias (``*name``): config and
+    scenario files need neither, and nested aliases expand a few hundred bytes into gigabytes (a "billion laughs")."""
+    for event in yaml.parse(text):  # events stream without expanding aliases
+        if isinstance(event, yaml.AliasEvent):
+            raise yaml.YAMLError(f"aliases (*{event.anchor}) are not allowed here; write the value out")
+    return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
 def load_yaml(path: str | Path) -> dict:
     """Read a config file (or a preset name from qtran_lib/configs) into a dict of checked fields."""
     p = Path(path)
@@ -224,10 +306,14 @@ def load_yaml(path: str | Path) -> dict:
     if not p.exists():
         presets = ", ".join(sorted(x.stem for x in PRESET_DIR.glob("*.yaml")))
         raise FileNotFoundError(f"config {str(path)!r} is neither a file nor a preset (presets: {presets})")
+    if p.is_dir():
+        raise ValueError(f"config {str(path)!r} is a folder; give a YAML file or a preset name")
     try:
-        data = yaml.safe_load(p.read_text()) or {}
+        data = safe_load_unique(p.read_text()) or {}
     except yaml.YAMLError as e:
         raise ValueError(f"{p} is not valid YAML: {e}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{p} is not a text (YAML) file") from None
     if not isinstance(data, dict):
         raise ValueError(f"{p} must hold a mapping of config keys, got {type(data).__name__}")
     return {k: coerce(k, v) for k, v in data.items()}
@@ -237,3 +323,6 @@ def make_config(base: dict | None = None, **overrides) -> TrainConfig:
     """Build a validated TrainConfig from a dict (e.g. a YAML preset) and keyword overrides."""
     values = {k: coerce(k, v) for k, v in {**(base or {}), **overrides}.items()}
     return TrainConfig(**values).validate()
+
+
+FIELD_DOCS = field_docs()

@@ -65,11 +65,21 @@ class EpisodeBuffer:
         return {k: v[:, : t + 1] for k, v in batch.items()}
 
     def state_dict(self) -> dict:
-        return {"data": self.data, "index": self.index, "size": self.size}
+        """The filled slots only: {field: [size, T + 1, ...]} (slots fill 0, 1, ... until the ring wraps)."""
+        # clone: torch.save writes a view's whole storage, which would be the preallocated buffer again
+        return {"data": {k: v[: self.size].clone() for k, v in self.data.items()}, "index": self.index,
+                "size": self.size, "capacity": self.capacity}
 
     def load_state_dict(self, sd: dict) -> None:
+        size, index = int(sd["size"]), int(sd["index"])
+        if not (0 <= size <= self.capacity and 0 <= index < self.capacity and (size == self.capacity or index == size)):
+            raise ValueError(f"checkpoint replay buffer holds size={size}, index={index}, which a buffer of capacity "
+                             f"{self.capacity} cannot reach")
         for k, v in self.data.items():
-            if k not in sd["data"] or sd["data"][k].shape != v.shape:
+            stored = sd["data"].get(k)
+            # [size, ...] (the filled slots), or [capacity, ...] in checkpoints that stored the whole buffer
+            if stored is None or stored.shape[1:] != v.shape[1:] or stored.shape[0] not in (size, self.capacity):
                 raise ValueError(f"checkpoint replay buffer field {k!r} does not match this run's environment")
-            v.copy_(sd["data"][k])
-        self.index, self.size = int(sd["index"]), int(sd["size"])
+            v.zero_()
+            v[:size].copy_(stored[:size])
+        self.index, self.size = index, size

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +17,8 @@ from pathlib import Path
 import torch
 import yaml
 
-from .checkpoint import check_compatible, load_checkpoint, save_checkpoint
-from .config import TrainConfig, make_config
+from .checkpoint import check_compatible, clean_stale_temporaries, load_checkpoint, save_checkpoint
+from .config import TEST_SEED_OFFSET, TrainConfig, make_config
 from .envs import make_env
 from .exploration import episode_epsilons, linear_epsilon
 from .learners import Learner, make_learner
@@ -74,23 +76,69 @@ def _write_metrics(path: Path, rows: list[dict]) -> None:
     tmp.replace(path)
 
 
+RUN_FILES = ("config.yaml", "metrics.csv", "checkpoint.pt", "q_tables.json", "tensorboard")
+"""What a run folder holds; a folder with any of them holds a run."""
+
+
+class RunFolderError(ValueError):
+    """The run folder (``--out``) cannot be used: it holds another run, names a file, or is not writable."""
+
+
+def run_files(folder: str | Path) -> list[str]:
+    """The names of RUN_FILES present in ``folder`` (empty if it does not exist)."""
+    folder = Path(folder)
+    return [name for name in RUN_FILES if (folder / name).exists()] if folder.is_dir() else []
+
+
+def prepare_run_folder(out: str | Path, resume: str | Path | None = None, overwrite: bool = False) -> Path:
+    """Create ``out`` for a run, or refuse: a folder holding another run is continued only with ``resume``
+    (naming that folder) and replaced only with ``overwrite`` (which deletes its run files first)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise RunFolderError(f"--out {out} names a file, not a folder; choose a folder path for the run")
+    resume_dir = None if resume is None else (Path(resume) if Path(resume).is_dir() else Path(resume).parent)
+    continuing = resume_dir is not None and out.exists() and resume_dir.resolve() == out.resolve()
+    if continuing and overwrite:
+        raise RunFolderError(f"--overwrite would delete the run in {out} that --resume continues; give one of them")
+    present = run_files(out)
+    if present and not continuing:
+        if not overwrite:
+            raise RunFolderError(f"{out} already holds a run ({', '.join(present)}); pass --resume {out} to continue "
+                                 "it, --overwrite to replace it, or choose another --out")
+        for name in present:
+            p = out / name
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):  # the one reliable test of writability (root ignores mode bits)
+            pass
+    except OSError as e:
+        raise RunFolderError(f"cannot write the run folder {out}: {e.strerror or e}; choose a writable --out") from None
+    clean_stale_temporaries(out)
+    return out
+
+
 def train(config: TrainConfig | dict, out: str | Path | None = None, resume: str | Path | None = None,
-          progress: bool = True, stop_after_iterations: int | None = None) -> TrainResult:
+          progress: bool = True, stop_after_iterations: int | None = None, overwrite: bool = False) -> TrainResult:
     """Train ``config`` and return the learner and its metrics; with ``out`` also write a run folder.
 
-    ``resume`` names a run folder (or checkpoint file) to continue from; ``stop_after_iterations``
+    ``resume`` names a run folder (or checkpoint file) to continue from; a folder that already holds a
+    run is refused unless ``resume`` continues it or ``overwrite`` replaces it. ``stop_after_iterations``
     ends the loop early (used to test resuming).
     """
     cfg = config if isinstance(config, TrainConfig) else make_config(config)
     cfg.validate()
+    if cfg.tensorboard:
+        _check_tensorboard(out)
     ckpt = None
     if resume is not None:
         ckpt = load_checkpoint(resume)
         check_compatible(ckpt["config"], cfg.to_dict())
+    out_dir = prepare_run_folder(out, resume, overwrite) if out is not None else None
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     env = make_env(cfg.env, batch_size=cfg.batch_size_run, device=device, seed=cfg.seed, **cfg.env_args)
-    test_env = make_env(cfg.env, batch_size=cfg.test_episodes, device=device, seed=cfg.seed + 100_003, **cfg.env_args)
+    test_env = make_env(cfg.env, batch_size=cfg.test_episodes, device=device, seed=cfg.seed + TEST_SEED_OFFSET, **cfg.env_args)
     info = env.env_info()
     learner = make_learner(cfg, info, device)
     learner.reward_scale = resolve_reward_scale(cfg, env)
@@ -108,9 +156,7 @@ def train(config: TrainConfig | dict, out: str | Path | None = None, resume: str
         counters.update(ckpt["counters"])
         metrics = list(ckpt["metrics"])
 
-    out_dir = Path(out) if out is not None else None
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     writer = _tensorboard(out_dir) if cfg.tensorboard else None
 
@@ -187,24 +233,22 @@ def train(config: TrainConfig | dict, out: str | Path | None = None, resume: str
                         writer.add_scalar(k, v, row["t_env"])
             if out_dir is not None:
                 _write_metrics(out_dir / "metrics.csv", metrics)
-        if cfg.save_interval > 0 and counters["t_env"] - counters["last_save"] >= cfg.save_interval:
-            counters["last_save"] = counters["t_env"]
+        if not done and checkpoint_due(cfg, counters, learner.n_updates):  # the final checkpoint follows a finished run
             counters["wall"] = time.perf_counter() - start
             checkpoint()
         if stop_after_iterations is not None and iterations_here >= stop_after_iterations:
             break
     bar.close()
+    if out_dir is not None and info.episode_limit == 1 and hasattr(env, "payoff"):
+        from .analysis import q_tables  # before the final checkpoint, which marks the run folder complete
+
+        tables = q_tables(learner, env)
+        (out_dir / "q_tables.json").write_text(json.dumps(tables.to_json(), indent=1))
     counters["wall"] = time.perf_counter() - start
     checkpoint()
     if writer is not None:
         writer.close()
-    result = TrainResult(cfg, learner, env, metrics, out_dir)
-    if out_dir is not None and info.episode_limit == 1 and hasattr(env, "payoff"):
-        from .analysis import q_tables
-
-        tables = q_tables(learner, env)
-        (out_dir / "q_tables.json").write_text(json.dumps(tables.to_json(), indent=1))
-    return result
+    return TrainResult(cfg, learner, env, metrics, out_dir)
 
 
 def resolve_reward_scale(cfg: TrainConfig, env) -> float:
@@ -213,6 +257,25 @@ def resolve_reward_scale(cfg: TrainConfig, env) -> float:
         return cfg.reward_scale
     peak = float(env.payoff.abs().max()) if hasattr(env, "payoff") else 0.0
     return 30.0 / peak if peak > 30.0 else 1.0
+
+
+def checkpoint_due(cfg: TrainConfig, counters: dict, n_updates: int) -> bool:
+    """Is a periodic checkpoint due? Every ``save_interval`` env steps; with 0 (auto) at each tenth of the run, measured
+    in the unit that ends it (env steps, or updates under max_updates); -1: only the final checkpoint. Updates
+    ``counters`` when due. Checkpoints read no random numbers, so the interval never changes a run's trajectory."""
+    if cfg.save_interval > 0:
+        due = counters["t_env"] - counters["last_save"] >= cfg.save_interval
+    elif cfg.save_interval == 0:
+        progress = n_updates / cfg.max_updates if cfg.max_updates > 0 else counters["t_env"] / cfg.t_max
+        tenth = min(int(10 * progress), 10)
+        due = tenth > counters.get("last_save_tenth", 0)
+        if due:
+            counters["last_save_tenth"] = tenth
+    else:
+        due = False
+    if due:
+        counters["last_save"] = counters["t_env"]
+    return due
 
 
 def scheduled_lr(cfg: TrainConfig, t_env: int, n_updates: int) -> float:
@@ -239,11 +302,17 @@ def _full_batch(cfg: TrainConfig, env):
     return joint_action_episodes(env)
 
 
-def _tensorboard(out_dir):
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        raise ImportError("--tensorboard needs the tensorboard package: pip install tensorboard") from None
+def _check_tensorboard(out_dir) -> None:
+    """Fail before training starts when --tensorboard cannot work."""
     if out_dir is None:
         raise ValueError("--tensorboard needs an output folder (--out)")
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        raise ValueError("--tensorboard needs the tensorboard package: pip install tensorboard (or drop --tensorboard)")
+
+
+def _tensorboard(out_dir):
+    from torch.utils.tensorboard import SummaryWriter
+
     return SummaryWriter(str(out_dir / "tensorboard"))

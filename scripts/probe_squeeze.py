@@ -62,11 +62,13 @@ def probe(learner, env_spec: str, episodes: int = 4096, seed: int = 123) -> dict
     def reward(u):  # u [B, N] -> G [B]
         return squeeze_reward((u.float() * x).sum(-1) / n)
 
-    q, h = learner.agent(learner.inputs(obs, None), None)  # [B, N, A], [B, N, H]
-    v = learner.v_jt(h[:, None], state[:, None])[:, 0]  # [B]
+    x = learner.inputs(obs, None)  # [B, N, in]
+    q, h = learner.agent(x, None)  # [B, N, A], [B, N, H]
+    f = learner.joint_features(x, h)  # [B, N, F]: h_i, or x_i with qtran_joint_input=inputs
+    v = learner.v_jt(f[:, None], state[:, None])[:, 0]  # [B]
 
     def q_jt(u):
-        return learner.joint_q(q[:, None], h[:, None], u[:, None], state[:, None])[:, 0]  # [B]
+        return learner.joint_q(q[:, None], f[:, None], u[:, None], state[:, None])[:, 0]  # [B]
 
     def q_prime(u):
         return q.gather(-1, u[..., None]).squeeze(-1).sum(-1) + v  # [B]

@@ -20,6 +20,7 @@ stopped by the episode limit (not a terminal state: learners bootstrap through i
 from __future__ import annotations
 
 import abc
+import operator
 from dataclasses import asdict, dataclass
 
 import torch
@@ -62,7 +63,7 @@ class MultiAgentEnv(abc.ABC):
         self.batch_size = batch_size
         self.device = torch.device(device)
         self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(0 if seed is None else int(seed))
+        self.generator.manual_seed(_checked_seed(0 if seed is None else seed))
         self.t = torch.zeros(batch_size, dtype=torch.long, device=self.device)  # [B] steps taken
         self.active = torch.zeros(batch_size, dtype=torch.bool, device=self.device)  # [B]
         self._obs = self._state = self._avail = None
@@ -97,7 +98,7 @@ class MultiAgentEnv(abc.ABC):
 
     # ---- the protocol ------------------------------------------------------------------------
     def seed(self, seed: int) -> None:
-        self.generator.manual_seed(int(seed))
+        self.generator.manual_seed(_checked_seed(seed))
 
     def reset(self, seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Start a new batch of episodes. Returns obs [B,N,O], state [B,S], avail [B,N,A]."""
@@ -118,6 +119,8 @@ class MultiAgentEnv(abc.ABC):
             raise RuntimeError("step() called after every episode in the batch has ended; call reset() first")
         self.check_actions(actions)
         was_active = self.active.clone()
+        if not bool(was_active.all()):  # rows of finished episodes are ignored: give _step an in-range action there
+            actions = torch.where(was_active.unsqueeze(-1), actions, torch.zeros_like(actions))
         reward, terminal, info = self._step(actions)
         reward = torch.where(was_active, reward, torch.zeros_like(reward))
         terminated = terminal & was_active
@@ -165,6 +168,18 @@ class MultiAgentEnv(abc.ABC):
         i = self.env_info()
         return (f"{type(self).__name__}(batch_size={self.batch_size}, n_agents={i.n_agents}, n_actions={i.n_actions}, "
                 f"obs_dim={i.obs_dim}, state_dim={i.state_dim}, episode_limit={i.episode_limit}, device={self.device})")
+
+
+def _checked_seed(seed) -> int:
+    """An env seed in [0, 2**32): torch's CPU generator keeps 32 bits, so 2**32 would replay seed 0's stream."""
+    try:
+        seed = operator.index(seed)  # ints and integer tensors/arrays, never 1.7 or "1"
+    except TypeError:
+        raise ValueError(f"seed must be an integer in [0, 2**32 - 1], got {seed!r}") from None
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"seed must lie in [0, 2**32 - 1] (torch's generator keeps 32 bits, so larger seeds collide), "
+                         f"got {seed}")
+    return seed
 
 
 def joint_actions(n_agents: int, n_actions: int, device="cpu") -> torch.Tensor:

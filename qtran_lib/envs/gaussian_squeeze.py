@@ -22,6 +22,8 @@ instead of having to pick it out with the id; the authors' per-agent networks ge
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .base import EnvInfo, MultiAgentEnv
@@ -57,8 +59,8 @@ class GaussianSqueeze(MultiAgentEnv):
             raise ValueError(f"obs_mode must be 'full', 'ego' or 'own', got {obs_mode!r}")
         if n_agents < 1 or n_actions < 2:
             raise ValueError(f"need n_agents >= 1 and n_actions >= 2, got {n_agents}, {n_actions}")
-        if not x_max > 0:
-            raise ValueError(f"x_max must be positive, got {x_max}")
+        if not (math.isfinite(x_max) and x_max > 0):
+            raise ValueError(f"x_max must be a finite positive number, got {x_max}")
         self.variant, self.domains = variant, DOMAINS[variant]
         self.n_agents, self.n_actions, self.obs_mode, self.x_max = n_agents, n_actions, obs_mode, float(x_max)
         self.x = torch.zeros(batch_size, n_agents, device=self.device)  # [B, N] private resource levels

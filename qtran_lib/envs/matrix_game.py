@@ -5,6 +5,8 @@ the optimum (A, A) = 8 sits next to -12 penalties, which VDN and QMIX cannot rep
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .base import EnvInfo, MultiAgentEnv, joint_actions
@@ -57,9 +59,12 @@ def parse_payoff(spec) -> torch.Tensor:
 
 def _float(text: str, spec: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise ValueError(f"payoff entry {text.strip()!r} in {spec!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"payoff entry {text.strip()!r} in {spec!r} must be a finite number")
+    return value
 
 
 def _check(table: torch.Tensor, spec) -> torch.Tensor:

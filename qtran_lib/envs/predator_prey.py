@@ -54,8 +54,8 @@ class PredatorPrey(MultiAgentEnv):
             raise ValueError(f"need at least one predator and one prey, got {n_predators} and {n_prey}")
         if grid_size < 2 or n_predators + n_prey > grid_size * grid_size:
             raise ValueError(f"a {grid_size}x{grid_size} grid cannot hold {n_predators} predators and {n_prey} prey")
-        if penalty < 0:
-            raise ValueError(f"the penalty P is a magnitude and must be >= 0, got {penalty}")
+        if not (math.isfinite(penalty) and penalty >= 0):
+            raise ValueError(f"the penalty P is a magnitude and must be a finite number >= 0, got {penalty}")
         if episode_limit < 1 or sight < 0:
             raise ValueError(f"need episode_limit >= 1 and sight >= 0, got {episode_limit} and {sight}")
         self.n_predators, self.n_prey, self.grid_size = int(n_predators), int(n_prey), int(grid_size)

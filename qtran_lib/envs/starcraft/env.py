@@ -47,6 +47,12 @@ class StarCraftEnv(MultiAgentEnv):
     def env_info(self) -> EnvInfo:
         return self._info
 
+    def seed(self, seed: int) -> None:
+        """Re-seed as the constructor does, including its draw of a first battle, so that ``env.reset(seed=s)`` and
+        ``StarCraftEnv(seed=s).reset()`` start the same battles (with ``random_start`` too)."""
+        super().seed(seed)
+        self.battle = initial_state(self.tables, self.config, self.batch_size, self._info.n_actions, self.generator)
+
     def _reset(self) -> None:
         self.battle = initial_state(self.tables, self.config, self.batch_size, self._info.n_actions, self.generator)
         self._cache = {}

@@ -24,6 +24,7 @@ baneling, spine_crawler (see ``units.py``).
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -146,6 +147,13 @@ def get_scenario(spec: str) -> Scenario:
                      "(or pass the path of a .yaml scenario file)")
 
 
+MAX_FILE_BYTES = 64 * 1024
+"""Scenario files are short; a bound keeps a malformed or hostile file from exhausting memory."""
+MAX_UNITS = 512
+"""Most units in one battle (both armies): pairwise tensors are [B, U, U]; SMAC's largest map has 66."""
+MAX_MAP = 1024.0
+"""Largest map side."""
+
 _KEYS = {"name", "episode_limit", "allies", "enemies", "unit_type_bits", "map", "ally_center", "enemy_center",
          "attack_point", "ally_centers", "enemy_centers"}
 
@@ -154,13 +162,22 @@ def load_scenario(path: str) -> Scenario:
     """Read and validate a YAML scenario file (schema in this module's docstring)."""
     import yaml
 
+    from ...config import safe_load_unique
+
     if not os.path.exists(path):
         raise ValueError(f"scenario file {path!r} does not exist")
-    with open(path) as f:
-        try:
-            data = yaml.safe_load(f)
-        except yaml.YAMLError as e:
-            raise ValueError(f"{path}: not valid YAML: {e}") from e
+    if os.path.isdir(path):
+        raise ValueError(f"scenario {path!r} is a folder; give a .yaml scenario file")
+    if os.path.getsize(path) > MAX_FILE_BYTES:
+        raise ValueError(f"{path}: a scenario file is at most {MAX_FILE_BYTES // 1024} KiB, this one has "
+                         f"{os.path.getsize(path)} bytes")
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = safe_load_unique(f.read())
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text (YAML) file") from None
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: not valid YAML: {e}") from None
     name = os.path.splitext(os.path.basename(path))[0]
     return scenario_from_dict(data, default_name=name, where=path)
 
@@ -179,11 +196,14 @@ def scenario_from_dict(data: dict, default_name: str = "custom", where: str = "s
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
         raise ValueError(f"{where}: episode_limit must be a positive int, got {limit!r}")
     allies, enemies = _army(data["allies"], "allies", where), _army(data["enemies"], "enemies", where)
+    total = sum(c for _, c in allies) + sum(c for _, c in enemies)
+    if total > MAX_UNITS:
+        raise ValueError(f"{where}: {total} units in one battle; at most {MAX_UNITS} (both armies together)")
     kw: dict = {}
     if "unit_type_bits" in data:
         bits = data["unit_type_bits"]
-        if not isinstance(bits, int) or bits < 0:
-            raise ValueError(f"{where}: unit_type_bits must be a non-negative int, got {bits!r}")
+        if not isinstance(bits, int) or isinstance(bits, bool) or not 0 <= bits <= 64:
+            raise ValueError(f"{where}: unit_type_bits must be an int in [0, 64], got {bits!r}")
         n_types = len({t for t, _ in allies} | {t for t, _ in enemies})
         if 0 < bits < n_types:
             raise ValueError(f"{where}: unit_type_bits={bits} is too small for {n_types} unit types")
@@ -193,19 +213,31 @@ def scenario_from_dict(data: dict, default_name: str = "custom", where: str = "s
         raise ValueError(f"{where}: map must be a mapping with keys 'size' and/or 'playable', got {m!r}")
     if "size" in m:
         kw["map_size"] = _point(m["size"], "map.size", where)
+        if not all(0 < v <= MAX_MAP for v in kw["map_size"]):
+            raise ValueError(f"{where}: map.size must be a [width, height] in (0, {MAX_MAP:g}], got {m['size']!r}")
+    size = kw.get("map_size", Scenario.map_size)
     if "playable" in m:
         box = m["playable"]
-        if not (isinstance(box, (list, tuple)) and len(box) == 4 and all(isinstance(v, (int, float)) for v in box)
+        if not (isinstance(box, (list, tuple)) and len(box) == 4 and all(_is_number(v) for v in box)
                 and box[0] < box[2] and box[1] < box[3]):
-            raise ValueError(f"{where}: map.playable must be [x0, y0, x1, y1] with x0 < x1, y0 < y1, got {box!r}")
+            raise ValueError(f"{where}: map.playable must be finite [x0, y0, x1, y1] with x0 < x1, y0 < y1, got {box!r}")
+        if not (0 <= box[0] and 0 <= box[1] and box[2] <= size[0] and box[3] <= size[1]):
+            raise ValueError(f"{where}: map.playable {box!r} must lie inside the map [0, 0, {size[0]:g}, {size[1]:g}]")
         kw["playable"] = tuple(float(v) for v in box)
     for key in ("ally_center", "enemy_center", "attack_point"):
         if key in data:
-            kw[key] = _point(data[key], key, where)
+            kw[key] = _inside(_point(data[key], key, where), size, key, where)
     for key in ("ally_centers", "enemy_centers"):
         if key in data:
-            kw[key] = {unit_type(t).name: _point(p, f"{key}.{t}", where) for t, p in dict(data[key]).items()}
+            groups = data[key]
+            if not isinstance(groups, dict):
+                raise ValueError(f"{where}: {key} must be a mapping of unit type to [x, y] (e.g. {{marine: [9, 16]}}), "
+                                 f"got {groups!r}")
+            kw[key] = {unit_type(t).name: _inside(_point(p, f"{key}.{t}", where), size, f"{key}.{t}", where)
+                       for t, p in groups.items()}
     name = data.get("name", default_name)
+    if not isinstance(name, (str, int)) or isinstance(name, bool):
+        raise ValueError(f"{where}: name must be a string, got {name!r}")
     return Scenario(str(name), allies, enemies, limit, **kw)
 
 
@@ -222,7 +254,17 @@ def _army(spec, side: str, where: str) -> tuple[tuple[str, int], ...]:
     return tuple(army)
 
 
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def _point(p, key: str, where: str) -> Point:
-    if not (isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(v, (int, float)) for v in p)):
-        raise ValueError(f"{where}: {key} must be a pair of numbers [x, y], got {p!r}")
+    if not (isinstance(p, (list, tuple)) and len(p) == 2 and all(_is_number(v) for v in p)):
+        raise ValueError(f"{where}: {key} must be a pair of finite numbers [x, y], got {p!r}")
     return float(p[0]), float(p[1])
+
+
+def _inside(p: Point, size: Point, key: str, where: str) -> Point:
+    if not (0 <= p[0] <= size[0] and 0 <= p[1] <= size[1]):
+        raise ValueError(f"{where}: {key} {list(p)} lies outside the {size[0]:g} x {size[1]:g} map")
+    return p
