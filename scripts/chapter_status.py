@@ -75,7 +75,9 @@ def main() -> None:
         path = path.resolve()
         wall, verdict, summary = run_chapter(path)
         print(f"{path.name}: {verdict} in {wall:.0f} s ({summary})", flush=True)
-        rows.append(f"| [{title(path)}]({path.name}) | {wall:.0f} s | {verdict} ({summary}) |")
+        cells = re.search(r"(\d+) passed", summary)
+        detail = f"{cells.group(1)} cells" if verdict == "passed" and cells else summary
+        rows.append(f"| [{title(path)}]({path.name}) | {wall:.0f} s | {verdict} | {detail} |")
     env = os.environ.get("ATEN_CPU_CAPABILITY")
     PAGE.write_text(f"""# Status
 
@@ -83,8 +85,8 @@ How long each chapter takes to run under nbval (`pytest --nbval book/<chapter>.i
 stored outputs compared), and on what. Chapters that train load their long runs from committed results, so
 these times are what a reader waits for, not what the experiments cost.
 
-| chapter | wall time | nbval |
-|---|---|---|
+| chapter | wall time | nbval | checked |
+|---|---|---|---|
 {chr(10).join(rows)}
 
 Measured on {datetime.date.today().isoformat()}: {cpu_model()}, {os.cpu_count()} logical cores
@@ -94,7 +96,7 @@ torch {version} (CPU capability `{env or capability}`), one chapter at a time.
 This page is written by a script. To regenerate it on your machine, from the repository root:
 
 ```bash
-nice .venv/bin/python scripts/chapter_status.py        # chapters 1-6; name notebooks to choose others
+nice .venv/bin/python scripts/chapter_status.py   # chapters 1-6, or name the notebooks
 ```
 """)
     print(f"wrote {PAGE.relative_to(ROOT)}")

@@ -224,3 +224,30 @@ def test_api_check_catches_a_missing_module(monkeypatch):
     assert set(directives) == {"qtran_lib.losses"} and "qtran_lib.igm" not in directives
     with pytest.raises(AssertionError, match="no automodule for qtran_lib.igm"):
         test_api_page_documents_every_public_object("qtran_lib.igm")
+
+
+PY_ROLE = re.compile(r"\{py:(?:func|class|mod|meth|obj)\}`~?([\w.]+)`")
+
+
+def _py_roles():
+    for path, text in _sources():
+        for name in sorted(set(PY_ROLE.findall(text))):
+            yield pytest.param(path, name, id=f"{path.name}:{name}")
+
+
+@pytest.mark.parametrize("page, target", list(_py_roles()))
+def test_api_links_name_existing_objects(page, target):
+    """A chapter's {py:func}`qtran_lib...` link points at an object that exists (Sphinx only warns in nitpicky mode)."""
+    import importlib
+
+    parts = target.split(".")
+    for k in range(len(parts), 0, -1):  # the longest importable module prefix, then attributes
+        try:
+            obj = importlib.import_module(".".join(parts[:k]))
+        except ImportError:
+            continue
+        for attr in parts[k:]:
+            assert hasattr(obj, attr), f"{page.name} links to {target}, which does not exist"
+            obj = getattr(obj, attr)
+        return
+    pytest.fail(f"{page.name} links to {target}: no such module")
