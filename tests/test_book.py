@@ -145,3 +145,109 @@ def test_heatmaps_draw_tables():
     with pytest.raises(ValueError, match="two-agent"):
         plot_tables({"c": torch.zeros(2, 2, 2)})
     plt.close("all")
+
+
+# --- the API reference (book/api.md) ---------------------------------------------------------------
+
+API_PAGE = BOOK / "api.md"
+AUTOMODULE = re.compile(r"^\.\. automodule::\s+(\S+)\s*\n((?:[ \t]+:[^\n]*\n)*)", re.M)
+
+
+def _library_modules() -> list[str]:
+    """Every module of qtran_lib, found by walking the package (new modules are picked up by themselves)."""
+    import pkgutil
+
+    import qtran_lib
+
+    names = ["qtran_lib"] + [m.name for m in pkgutil.walk_packages(qtran_lib.__path__, "qtran_lib.")]
+    return [n for n in names if not n.endswith("__main__")]  # __main__ runs the CLI when imported
+
+
+def _public_objects(module_name: str) -> list[str]:
+    """Classes and functions a module defines (not imports) whose names do not start with an underscore."""
+    import importlib
+    import inspect
+
+    module = importlib.import_module(module_name)
+    return [name for name, obj in vars(module).items()
+            if not name.startswith("_") and (inspect.isclass(obj) or inspect.isfunction(obj))
+            and getattr(obj, "__module__", None) == module_name]
+
+
+def _api_directives() -> dict[str, dict[str, str]]:
+    text = API_PAGE.read_text()
+    return {m.group(1): dict(re.findall(r":([\w-]+):[ \t]*([^\n]*)", m.group(2))) for m in AUTOMODULE.finditer(text)}
+
+
+@pytest.mark.parametrize("module_name", _library_modules())
+def test_api_page_documents_every_public_object(module_name):
+    """A module's public classes and functions reach the API page: its automodule lists all members.
+
+    ``:members:`` with no list documents every member, ``:undoc-members:`` keeps the ones without a
+    docstring, and ``:ignore-module-all:`` stops ``__all__`` from hiding a defined name (and documents each
+    object once, under the module that defines it). An explicit ``:members: a, b`` list must name them all.
+    """
+    directives = _api_directives()
+    public = _public_objects(module_name)
+    if not public and module_name not in directives:
+        return  # nothing to document (a package that only re-exports)
+    assert module_name in directives, f"book/api.md has no automodule for {module_name} (public: {public})"
+    opts = directives[module_name]
+    assert "members" in opts, f"book/api.md: the automodule of {module_name} lacks :members:"
+    listed = {n.strip() for n in opts["members"].split(",") if n.strip()}
+    excluded = {n.strip() for n in opts.get("exclude-members", "").split(",") if n.strip()}
+    if listed:
+        missing = [n for n in public if n not in listed]
+    else:
+        assert "undoc-members" in opts, f"{module_name}: without :undoc-members: objects with no docstring are dropped"
+        assert "ignore-module-all" in opts or not hasattr(__import__(module_name, fromlist=["_"]), "__all__"), \
+            f"{module_name} defines __all__: add :ignore-module-all: so every defined object is listed"
+        missing = [n for n in public if n in excluded]
+    assert not missing, f"book/api.md does not document {module_name}: {missing}"
+
+
+def test_built_api_page_has_every_public_object():
+    """After a build (make book), every public object has an entry on the rendered page."""
+    html = ROOT / "_build" / "html" / "book" / "api.html"
+    sources = list((ROOT / "qtran_lib").rglob("*.py")) + [API_PAGE]
+    if not html.exists() or html.stat().st_mtime < max(p.stat().st_mtime for p in sources):
+        pytest.skip("no book build newer than qtran_lib/ and book/api.md (run make book)")
+    page = html.read_text()
+    missing = [f"{m}.{n}" for m in _library_modules() for n in _public_objects(m) if f'id="{m}.{n}"' not in page]
+    assert not missing, f"the built API page lacks {missing}"
+
+
+def test_api_check_catches_a_missing_module(monkeypatch):
+    """The directive parser sees a module that the page does not name (the test above can fail)."""
+    monkeypatch.setattr(type(API_PAGE), "read_text", lambda self, *a, **k: ".. automodule:: qtran_lib.losses\n   :members:\n")
+    directives = _api_directives()
+    assert set(directives) == {"qtran_lib.losses"} and "qtran_lib.igm" not in directives
+    with pytest.raises(AssertionError, match="no automodule for qtran_lib.igm"):
+        test_api_page_documents_every_public_object("qtran_lib.igm")
+
+
+PY_ROLE = re.compile(r"\{py:(?:func|class|mod|meth|obj)\}`~?([\w.]+)`")
+
+
+def _py_roles():
+    for path, text in _sources():
+        for name in sorted(set(PY_ROLE.findall(text))):
+            yield pytest.param(path, name, id=f"{path.name}:{name}")
+
+
+@pytest.mark.parametrize("page, target", list(_py_roles()))
+def test_api_links_name_existing_objects(page, target):
+    """A chapter's {py:func}`qtran_lib...` link points at an object that exists (Sphinx only warns in nitpicky mode)."""
+    import importlib
+
+    parts = target.split(".")
+    for k in range(len(parts), 0, -1):  # the longest importable module prefix, then attributes
+        try:
+            obj = importlib.import_module(".".join(parts[:k]))
+        except ImportError:
+            continue
+        for attr in parts[k:]:
+            assert hasattr(obj, attr), f"{page.name} links to {target}, which does not exist"
+            obj = getattr(obj, attr)
+        return
+    pytest.fail(f"{page.name} links to {target}: no such module")
