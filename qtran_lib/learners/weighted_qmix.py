@@ -8,7 +8,8 @@ Introduced in book/07_after_qtran. Two estimators learn from one target (the pap
 
 and L = L_tot + L_Q*. y and w are constants, so neither loss reaches the other's networks. As in pymarl2's
 ``max_q_learner``: the online utilities pick u_hat' (double Q), the target Q^* evaluates it, and CW-QMIX
-compares y with the target Q^* at the current greedy action u_hat.
+compares y with the target Q^* at the current greedy action u_hat. pymarl2 halves L_Q*; we keep the
+paper's unhalved squared error (both losses have weight 1, as pymarl2's ``central_loss`` and ``qmix_loss``).
 """
 from __future__ import annotations
 
