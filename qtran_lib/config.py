@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-ALGORITHMS = ("iql", "vdn", "qmix", "qtran_base", "qtran_alt")
+ALGORITHMS = ("iql", "vdn", "qmix", "qtran_base", "qtran_alt", "qplex", "cw_qmix", "ow_qmix")
 PRESET_DIR = Path(__file__).parent / "configs"
 TEST_SEED_OFFSET = 100_003
 """The greedy-evaluation environment is seeded with seed + TEST_SEED_OFFSET."""
@@ -90,6 +90,30 @@ class TrainConfig:
     """Weight of L_opt."""
     lambda_nopt: float = 1.0
     """Weight of L_nopt (base) or L_nopt-min (alt)."""
+    # --- after QTRAN: QPLEX and weighted QMIX (book/07_after_qtran); checked in __post_init__ below ---
+    qplex_embed_dim: int = 64
+    """QPLEX: width of the transformation's w_i(s), b_i(s) networks and of every attention extractor (pymarl2: 64)."""
+    qplex_heads: int = 4
+    """QPLEX: number K of attention heads summed into lambda_i(tau, u) (pymarl2: num_kernel 4)."""
+    qplex_stop_gradient: bool = True
+    """QPLEX: detach the advantages inside the lambda_i term (pymarl2's is_stop_gradient); False differentiates
+    sum_i lambda_i A_i as written."""
+    wqmix_alpha: float = 0.1
+    """Weighted QMIX: the weight alpha in (0, 1] of the joint actions CW/OW-QMIX deem unimportant (pymarl2: 0.1;
+    1 gives QMIX trained on Q^*'s targets)."""
+    wqmix_central_embed_dim: int = 256
+    """Weighted QMIX: width of the three hidden layers of Q^*'s feed-forward mixer (pymarl2: 256)."""
+
+    def __post_init__(self):
+        """Checks of the QPLEX / weighted-QMIX fields (the rest is checked in validate)."""
+        for ok, msg in ((self.qplex_embed_dim > 0, f"qplex_embed_dim must be positive, got {self.qplex_embed_dim}"),
+                        (self.qplex_heads >= 1, f"qplex_heads must be >= 1, got {self.qplex_heads}"),
+                        (0.0 < self.wqmix_alpha <= 1.0,
+                         f"wqmix_alpha must lie in (0, 1] (the weight of down-weighted joint actions), got {self.wqmix_alpha}"),
+                        (self.wqmix_central_embed_dim > 0,
+                         f"wqmix_central_embed_dim must be positive, got {self.wqmix_central_embed_dim}")):
+            if not ok:
+                raise ValueError(msg)
     # --- optimisation ---
     optimizer: str = "adam"
     """adam or rmsprop."""

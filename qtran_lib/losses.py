@@ -90,3 +90,60 @@ def nopt_min_loss(q_transformed_cf: torch.Tensor, q_jt_cf: torch.Tensor, v_jt: t
     smallest = gap.min(dim=-1).values  # [B, T, N]; inf at padded steps, where no action is available
     smallest = smallest.masked_fill(~torch.isfinite(smallest), 0.0)  # else inf * mask 0 = NaN
     return masked_mean(smallest ** 2, mask)  # mean over B, T (valid) and N
+
+
+# ---- after QTRAN: weighted QMIX (Rashid et al. 2020), introduced in book/07_after_qtran ----------------
+
+def weighted_td_loss(q_taken: torch.Tensor, target: torch.Tensor, weights: torch.Tensor,
+                     mask: torch.Tensor) -> torch.Tensor:
+    """L_w = sum_b w(s, u) (Q_tot(tau, u) - y)^2 / sum_b 1: the weighted QMIX projection of the target y.
+
+    The paper's weighted operator Pi_w (Sec. 4) turned into a TD loss (Sec. 5, the loss of Q_tot). y and
+    the weights are constants; w = 1 everywhere is ``td_loss``. The mean is over the valid steps (as
+    pymarl2's ``max_q_learner``), not over the weights, so a smaller alpha also shrinks the loss.
+
+    Symbol | Shape | Meaning
+    ------ | ----- | -------
+    q_taken | [B, T] | Q_tot(tau, u) at the buffer's joint action
+    target | [B, T] | y = r + gamma Q^*^-(s', u_hat') (detached here)
+    weights | [B, T] | w(s, u) in {alpha, 1} (detached here)
+    mask | [B, T] | valid-step mask
+    """
+    return masked_mean(weights.detach() * (q_taken - target.detach()) ** 2, mask)
+
+
+def central_weights(actions: torch.Tensor, greedy: torch.Tensor, target: torch.Tensor,
+                    central_at_greedy: torch.Tensor, alpha: float) -> torch.Tensor:
+    """CW-QMIX: w(s, u) = 1 if u = u_hat or y > Q^*(s, u_hat), alpha otherwise.
+
+    u_hat = (argmax Q_1, ..., argmax Q_N) is Q_tot's greedy joint action (the agents' utilities' argmax,
+    which for a monotonic mixer is argmax_u Q_tot). It approximates the idealised central weighting
+    (w = 1 only at argmax_u Q^*, Sec. 4, Theorem 1): a transition whose target beats the central critic's
+    value of the current greedy action may belong to a better joint action, so it keeps full weight.
+
+    Symbol | Shape | Meaning
+    ------ | ----- | -------
+    actions | [B, T, N] | the buffer's joint action u
+    greedy | [B, T, N] | u_hat, the agents' greedy actions at the same step
+    target | [B, T] | y
+    central_at_greedy | [B, T] | Q^*(s, u_hat) (pymarl2 evaluates it with the target networks)
+    return | [B, T] | w in {alpha, 1}
+    """
+    full = (actions == greedy).all(-1) | (target > central_at_greedy)  # [B, T]
+    return torch.where(full, torch.ones_like(target), torch.full_like(target, alpha))
+
+
+def optimistic_weights(q_taken: torch.Tensor, target: torch.Tensor, alpha: float) -> torch.Tensor:
+    """OW-QMIX: w(s, u) = 1 if Q_tot(tau, u) < y, alpha otherwise (Sec. 4, optimistic weighting, Theorem 2).
+
+    Underestimated joint actions could be the optimum, so they keep full weight; overestimates are
+    fitted only with weight alpha.
+
+    Symbol | Shape | Meaning
+    ------ | ----- | -------
+    q_taken | [B, T] | Q_tot(tau, u) (read as a value; no gradient flows through the weights)
+    target | [B, T] | y
+    return | [B, T] | w in {alpha, 1}
+    """
+    under = q_taken.detach() < target  # [B, T]
+    return torch.where(under, torch.ones_like(target), torch.full_like(target, alpha))

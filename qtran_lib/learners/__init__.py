@@ -4,8 +4,10 @@ from __future__ import annotations
 from ..config import TrainConfig
 from ..envs.base import EnvInfo
 from .base import Learner
+from .qplex import QPLEXLearner
 from .qtran import QTranAltLearner, QTranBaseLearner
 from .value_decomposition import IQLLearner, QMIXLearner, VDNLearner
+from .weighted_qmix import CWQMIXLearner, OWQMIXLearner
 
 LEARNERS: dict[str, type[Learner]] = {
     "iql": IQLLearner,
@@ -13,6 +15,9 @@ LEARNERS: dict[str, type[Learner]] = {
     "qmix": QMIXLearner,
     "qtran_base": QTranBaseLearner,
     "qtran_alt": QTranAltLearner,
+    "qplex": QPLEXLearner,
+    "cw_qmix": CWQMIXLearner,
+    "ow_qmix": OWQMIXLearner,
 }
 
 
