@@ -31,7 +31,8 @@ LEGACY_FORMAT = "qtran_lib-checkpoint-v1"  # no digest, the whole preallocated r
 # continue the saved streams, so a new seed would be recorded but never used).
 STRUCTURAL = ("algo", "env", "env_args", "seed", "agent", "hidden_dim", "obs_last_action", "obs_agent_id",
               "mixing_embed_dim", "hypernet_layers", "hypernet_embed", "qtran_embed_dim", "qtran_use_state",
-              "qtran_use_v", "qtran_joint_input", "batch_size_run", "buffer_size", "optimizer")
+              "qtran_use_v", "qtran_joint_input", "qplex_embed_dim", "qplex_heads", "wqmix_central_embed_dim",
+              "batch_size_run", "buffer_size", "optimizer")
 REQUIRED = ("config", "learner", "buffer", "env_rng", "test_env_rng", "explore_rng", "sample_rng", "counters", "metrics")
 TMP_PREFIX, TMP_SUFFIX = ".checkpoint-", ".tmp"
 
@@ -130,6 +131,12 @@ def _complete(state, path: Path) -> dict:
 
 
 def check_compatible(saved: dict, current: dict) -> None:
-    diffs = [f"{k}: checkpoint {saved.get(k)!r} vs run {current.get(k)!r}" for k in STRUCTURAL if saved.get(k) != current.get(k)]
+    """Refuse a checkpoint whose network-shaping fields differ from the run's (a field newer than the checkpoint
+    counts as its default, which is what the saved run used)."""
+    from .config import TrainConfig
+
+    defaults = TrainConfig().to_dict()
+    was = {k: saved.get(k, defaults.get(k)) for k in STRUCTURAL}
+    diffs = [f"{k}: checkpoint {was[k]!r} vs run {current.get(k)!r}" for k in STRUCTURAL if was[k] != current.get(k)]
     if diffs:
         raise CheckpointError("checkpoint does not match this configuration:\n  " + "\n  ".join(diffs))

@@ -21,7 +21,7 @@ MAX_SEED = 2**32 - 1 - TEST_SEED_OFFSET
 class TrainConfig:
     # --- what to train ---
     algo: str = "qtran_base"
-    """One of iql, vdn, qmix, qtran_base, qtran_alt."""
+    """One of iql, vdn, qmix, qtran_base, qtran_alt, qplex, cw_qmix, ow_qmix."""
     env: str = "matrix:paper"
     """Environment name, e.g. matrix:paper, matrix:8,-12;-12,0, gaussian_squeeze, predator_prey, starcraft:3m."""
     env_args: dict = field(default_factory=dict)
@@ -90,7 +90,7 @@ class TrainConfig:
     """Weight of L_opt."""
     lambda_nopt: float = 1.0
     """Weight of L_nopt (base) or L_nopt-min (alt)."""
-    # --- after QTRAN: QPLEX and weighted QMIX (book/07_after_qtran); checked in __post_init__ below ---
+    # --- after QTRAN: QPLEX and weighted QMIX (book/07_after_qtran) ---
     qplex_embed_dim: int = 64
     """QPLEX: width of the transformation's w_i(s), b_i(s) networks and of every attention extractor (pymarl2: 64)."""
     qplex_heads: int = 4
@@ -104,16 +104,6 @@ class TrainConfig:
     wqmix_central_embed_dim: int = 256
     """Weighted QMIX: width of the three hidden layers of Q^*'s feed-forward mixer (pymarl2: 256)."""
 
-    def __post_init__(self):
-        """Checks of the QPLEX / weighted-QMIX fields (the rest is checked in validate)."""
-        for ok, msg in ((self.qplex_embed_dim > 0, f"qplex_embed_dim must be positive, got {self.qplex_embed_dim}"),
-                        (self.qplex_heads >= 1, f"qplex_heads must be >= 1, got {self.qplex_heads}"),
-                        (0.0 < self.wqmix_alpha <= 1.0,
-                         f"wqmix_alpha must lie in (0, 1] (the weight of down-weighted joint actions), got {self.wqmix_alpha}"),
-                        (self.wqmix_central_embed_dim > 0,
-                         f"wqmix_central_embed_dim must be positive, got {self.wqmix_central_embed_dim}")):
-            if not ok:
-                raise ValueError(msg)
     # --- optimisation ---
     optimizer: str = "adam"
     """adam or rmsprop."""
@@ -225,6 +215,10 @@ RULES: dict[str, tuple[Callable, str]] = {
     "qtran_nopt_actions": _choice("taken", "all"),
     "lambda_opt": _at_least(0.0),
     "lambda_nopt": _at_least(0.0),
+    "qplex_embed_dim": _POSITIVE,
+    "qplex_heads": _POSITIVE,
+    "wqmix_alpha": _between(0.0, 1.0, open_lo=True),
+    "wqmix_central_embed_dim": _POSITIVE,
     "optimizer": _choice("adam", "rmsprop"),
     "lr": _POSITIVE,
     "lr_final_fraction": _between(0.0, 1.0, open_lo=True),
