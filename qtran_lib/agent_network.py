@@ -31,6 +31,7 @@ def agent_inputs(obs: torch.Tensor, last_actions: torch.Tensor | None, n_actions
 
 
 def input_dim(obs_dim: int, n_actions: int, n_agents: int, last_action: bool, agent_id: bool) -> int:
+    """Size of an agent's input: its observation, plus its previous action and its id as one-hots when enabled."""
     return obs_dim + (n_actions if last_action else 0) + (n_agents if agent_id else 0)
 
 
@@ -111,6 +112,7 @@ AGENTS = {"rnn": RNNAgent, "mlp": MLPAgent, "mlp_separate": SeparateMLPAgent}
 
 
 def make_agent(kind: str, in_dim: int, n_actions: int, hidden_dim: int, n_agents: int = 1) -> nn.Module:
+    """Build the shared agent network named in the config (rnn, mlp or mlp_separate); unknown names are refused."""
     if kind not in AGENTS:
         raise ValueError(f"unknown agent network {kind!r}; known: {', '.join(AGENTS)}")
     if kind == "mlp_separate":

@@ -17,6 +17,7 @@ MAX_JOINT_ACTIONS = 100_000
 
 @dataclass
 class QTables:
+    """A learner's tables on a one-step game, indexed like the payoff: what chapters 3, 4 and 7 plot and assert on."""
     payoff: torch.Tensor  # [A] * N
     q_i: torch.Tensor  # [N, A] each agent's utilities
     q_jt: torch.Tensor  # [A] * N the algorithm's joint value (VDN/IQL: the sum, QMIX: Q_tot)

@@ -16,6 +16,7 @@ def _preset_for(env: str) -> str | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of `python -m qtran_lib` (train, eval, sweep); every config field becomes an option."""
     p = argparse.ArgumentParser(prog="python -m qtran_lib", description="Train and inspect QTRAN, VDN, QMIX and IQL.")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_overrides(items: list[str]) -> dict:
+    """Turn `key=value` words into a dict of YAML-parsed values; a word without `=` is an error that names it."""
     out = {}
     for item in items:
         key, eq, value = item.partition("=")
@@ -77,6 +79,7 @@ def parse_overrides(items: list[str]) -> dict:
 
 
 def config_from_args(args) -> object:
+    """Preset (or --config), then options, then key=value overrides: the one place the CLI builds a TrainConfig."""
     values: dict = {}
     env = args.env
     if args.config:
@@ -128,6 +131,7 @@ def resume_config(args, saved: dict, t_env: int):
 
 
 def cmd_train(args) -> int:
+    """`train`: a new run into --out (refusing a folder that holds a run unless --overwrite), or --resume one."""
     from .train import train
 
     if args.resume:
@@ -159,6 +163,7 @@ Q_TABLE_KEYS = ("payoff", "q_i", "q_jt", "q_sum", "v_jt", "gap", "greedy_action"
 
 
 def print_q_tables(t: dict, source: str = "q_tables.json") -> None:
+    """Print a saved q_tables.json: the greedy joint action, its payoff and every table, as `eval` shows them."""
     import torch
 
     from .analysis import format_table
@@ -180,6 +185,7 @@ def print_q_tables(t: dict, source: str = "q_tables.json") -> None:
 
 
 def cmd_eval(args) -> int:
+    """`eval`: print a run folder's Q tables (one-step games, from q_tables.json), else its last metrics row."""
     run = Path(args.run)
     if not run.is_dir():
         raise FileNotFoundError(f"no run folder at {run}")
@@ -203,6 +209,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_sweep(args) -> int:
+    """`sweep`: seeds x algorithms in parallel, skipping finished cells and resuming partial ones."""
     from .sweep import parse_seeds, run_grid
 
     base = load_yaml(args.config) if args.config else (load_yaml(_preset_for(args.env)) if _preset_for(args.env) else {})
@@ -232,6 +239,7 @@ def cmd_sweep(args) -> int:
 
 
 def parser_prog() -> str:
+    """The program name the parser and error messages use."""
     return "python -m qtran_lib"
 
 
@@ -246,6 +254,7 @@ def _interrupted_hint(args) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m qtran_lib` and `qtran`: runs a command and turns known errors into a message and exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -19,6 +19,7 @@ MAX_SEED = 2**32 - 1 - TEST_SEED_OFFSET
 
 @dataclass
 class TrainConfig:
+    """Every setting of one training run, one typed field each with its own docstring; `validate` checks them all."""
     # --- what to train ---
     algo: str = "qtran_base"
     """One of iql, vdn, qmix, qtran_base, qtran_alt, qplex, cw_qmix, ow_qmix."""

@@ -31,6 +31,7 @@ def empty_episodes(info: EnvInfo, batch: int, device) -> dict[str, torch.Tensor]
 
 
 class EpisodeBuffer:
+    """A ring buffer of padded episodes {field: [capacity, T+1, ...]} with a `filled` mask for the real steps."""
     def __init__(self, info: EnvInfo, capacity: int, device="cpu"):
         if capacity < 1:
             raise ValueError(f"buffer capacity must be positive, got {capacity}")

@@ -30,6 +30,7 @@ METRIC_COLUMNS = ["t_env", "episodes", "updates", "epsilon", "return_mean", "ret
 
 
 def resolve_device(name: str) -> torch.device:
+    """`auto` means CUDA when available, else CPU; asking for CUDA where there is none is a clear error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(name)
@@ -40,6 +41,7 @@ def resolve_device(name: str) -> torch.device:
 
 @dataclass
 class TrainResult:
+    """What `train` returns: the config, the trained learner, its env, the metrics rows and the run folder (if any)."""
     config: TrainConfig
     learner: Learner
     env: object
@@ -285,6 +287,7 @@ def scheduled_lr(cfg: TrainConfig, t_env: int, n_updates: int) -> float:
 
 
 def set_learning_rate(learner: Learner, cfg: TrainConfig, t_env: int) -> None:
+    """Apply the linear learning-rate anneal (`lr_final_fraction`) for the current step; a no-op when it is 1."""
     if cfg.lr_final_fraction == 1.0:
         return
     lr = scheduled_lr(cfg, t_env, learner.n_updates)

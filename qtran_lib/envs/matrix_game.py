@@ -114,6 +114,7 @@ class MatrixGame(MultiAgentEnv):
 
 
 def make_matrix_game(spec: str, **kw) -> MatrixGame:
+    """Factory for `matrix:<spec>` env strings (a preset name or a payoff); an empty spec is the paper's game."""
     return MatrixGame(spec or "paper", **kw)
 
 

@@ -22,6 +22,7 @@ LEARNERS: dict[str, type[Learner]] = {
 
 
 def make_learner(cfg: TrainConfig, info: EnvInfo, device="cpu") -> Learner:
+    """Build the learner registered under `cfg.algo` (the names users type); unknown names are refused."""
     if cfg.algo not in LEARNERS:
         raise ValueError(f"unknown algorithm {cfg.algo!r}; choose one of {', '.join(LEARNERS)}")
     return LEARNERS[cfg.algo](cfg, info, device)

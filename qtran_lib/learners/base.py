@@ -19,6 +19,8 @@ from ..exploration import epsilon_greedy
 
 
 class Learner:
+    """What every algorithm shares: the agent network and its target copy, acting, unrolling, the optimiser step with
+    clipping, target updates and checkpoint state; subclasses supply `build_mixer` and `losses`."""
     def __init__(self, cfg: TrainConfig, info: EnvInfo, device="cpu"):
         self.cfg, self.info, self.device = cfg, info, torch.device(device)
         in_dim = input_dim(info.obs_dim, info.n_actions, info.n_agents, cfg.obs_last_action, cfg.obs_agent_id)

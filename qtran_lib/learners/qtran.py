@@ -22,6 +22,7 @@ def _pick(x: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
 
 
 class QTranLearner(Learner):
+    """QTRAN (book/04_qtran): L_td on Q_jt plus the transformation's constraint losses on the utilities and V_jt."""
     alt = False
 
     def build_mixer(self):
@@ -113,6 +114,7 @@ class QTranLearner(Learner):
 
 
 class QTranBaseLearner(QTranLearner):
+    """QTRAN-base: L_opt at the greedy joint action and L_nopt at the taken ones (paper Sec. 3.2)."""
     alt = False
 
     def q_jt_all_actions(self, mixer, h, state, avail) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -146,4 +148,5 @@ class QTranBaseLearner(QTranLearner):
 
 
 class QTranAltLearner(QTranLearner):
+    """QTRAN-alt: counterfactual joint heads and L_nopt-min, the stronger condition of Theorem 2."""
     alt = True

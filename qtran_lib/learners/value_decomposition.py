@@ -13,6 +13,7 @@ from .base import Learner, needs_bootstrap, step_slices
 
 
 class ValueDecompositionLearner(Learner):
+    """One TD loss on a mixed Q_tot of the taken actions' utilities; the subclasses differ only in the mixer."""
     mixer_name = "vdn"
 
     def build_mixer(self):
@@ -54,12 +55,15 @@ class ValueDecompositionLearner(Learner):
 
 
 class IQLLearner(ValueDecompositionLearner):
+    """Independent Q-learning: every agent regresses the team reward on its own utility (no mixing)."""
     mixer_name = "iql"
 
 
 class VDNLearner(ValueDecompositionLearner):
+    """VDN: Q_tot is the sum of the utilities (book/03_vdn_qmix_limits)."""
     mixer_name = "vdn"
 
 
 class QMIXLearner(ValueDecompositionLearner):
+    """QMIX: Q_tot from a state-conditioned monotonic mixer (book/03_vdn_qmix_limits)."""
     mixer_name = "qmix"

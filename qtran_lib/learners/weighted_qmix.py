@@ -28,6 +28,7 @@ def _pick(x: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
 
 
 class WeightedQMIXLearner(Learner):
+    """Weighted QMIX (book/07_after_qtran): QMIX's Q_tot trained with a weighted TD loss towards the central critic's targets."""
     weighting = "central"  # central (CW-QMIX) or optimistic (OW-QMIX)
 
     def build_mixer(self):
@@ -92,8 +93,10 @@ class WeightedQMIXLearner(Learner):
 
 
 class CWQMIXLearner(WeightedQMIXLearner):
+    """CW-QMIX: full weight at Q_tot's greedy joint action or where the target beats Q*(s, u-hat), alpha elsewhere."""
     weighting = "central"
 
 
 class OWQMIXLearner(WeightedQMIXLearner):
+    """OW-QMIX: full weight where Q_tot underestimates the target, alpha elsewhere."""
     weighting = "optimistic"

@@ -19,6 +19,7 @@ def _hypernet(state_dim: int, out: int, embed: int, layers: int) -> nn.Module:
 
 
 class QMixer(nn.Module):
+    """Q_tot = f_s(Q_1..Q_N) with non-negative, state-generated weights, so that dQ_tot/dQ_i >= 0 (monotonic)."""
     def __init__(self, n_agents: int, state_dim: int, embed_dim: int = 32, hypernet_embed: int = 64,
                  hypernet_layers: int = 2):
         super().__init__()

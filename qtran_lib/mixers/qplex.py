@@ -65,6 +65,7 @@ def duplex_dueling(q_taken: torch.Tensor, q_max: torch.Tensor, w: torch.Tensor, 
 
 
 class QPLEXMixer(nn.Module):
+    """Q_tot = sum_i w_i V_i + sum_i lambda_i A_i with w_i, lambda_i > 0: IGM by construction, every IGM table representable."""
     def __init__(self, n_agents: int, n_actions: int, state_dim: int, embed_dim: int = 64, heads: int = 4,
                  stop_gradient: bool = True):
         super().__init__()

@@ -14,6 +14,7 @@ from .qtran_base import mlp
 
 
 class QTranAlt(nn.Module):
+    """QTRAN-alt's counterfactual joint network: Q_jt(tau, ., u_-i) for every agent i and V_jt, from the agents' features."""
     def __init__(self, n_agents: int, n_actions: int, state_dim: int, feature_dim: int, embed_dim: int = 64,
                  use_state: bool = True, use_v: bool = True):
         super().__init__()

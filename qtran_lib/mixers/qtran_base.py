@@ -11,6 +11,7 @@ from torch import nn
 
 
 def mlp(in_dim: int, hidden: int, out_dim: int, layers: int = 2) -> nn.Sequential:
+    """`layers` hidden Linear+ReLU layers of width `hidden`, then a linear output: the joint networks' building block."""
     mods: list[nn.Module] = []
     d = in_dim
     for _ in range(layers):
