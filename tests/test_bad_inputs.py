@@ -454,7 +454,9 @@ def test_sweep_refuses_a_cell_of_another_config_and_a_file_as_out(tmp_path, caps
 def _sigint_child(argv: list[str], ready) -> subprocess.CompletedProcess:
     proc = subprocess.Popen([sys.executable, "-m", "qtran_lib", *argv], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
-                            start_new_session=True)  # its own process group: Ctrl-C reaches the workers too
+                            start_new_session=True,  # its own process group: Ctrl-C reaches the workers too
+                            # a terminal delivers SIGINT even when this test runs in a background job (which ignores it)
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.time() + 120
         while not ready():
