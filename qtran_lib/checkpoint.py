@@ -1,13 +1,11 @@
 """Checkpoints: written atomically, sealed with a SHA-256 digest, read with ``weights_only=True``, checked
 against the run's config.
 
-File layout (one ``torch.save`` of a plain dict, so ``weights_only=True`` reads it):
+File layout (one ``torch.save`` of a plain dict, so ``weights_only=True`` reads it), by key:
 
-| key | value |
-|---|---|
-| ``format`` | ``FORMAT`` |
-| ``sha256`` | hex digest of the payload bytes |
-| ``payload`` | uint8 tensor [n_bytes]: ``torch.save`` of the run's state dict |
+- ``format``: ``FORMAT``;
+- ``sha256``: hex digest of the payload bytes;
+- ``payload``: uint8 tensor [n_bytes], the ``torch.save`` of the run's state dict.
 
 A flipped byte in the payload fails the digest; a flipped byte elsewhere fails ``torch.load`` or the
 format check. Either way ``load_checkpoint`` raises ``CheckpointError`` instead of resuming garbage.

@@ -290,7 +290,7 @@ def run_on_ray(jobs: list[tuple], workers: int, record, address: str | None = No
 
 
 BACKENDS = {"process": run_in_processes, "ray": run_on_ray}
-"""Sweep backend name -> runner(jobs, workers, record, **options): calls record(row) as each cell ends."""
+"""Sweep backend name -> ``runner(jobs, workers, record, **options)``: calls ``record(row)`` as each cell ends."""
 
 
 def run_sweep(base_cfg: dict, algos: list[str], seeds: list[int], out: str | Path, workers: int = 2,
