@@ -2,7 +2,7 @@
 import pytest
 
 from qtran_lib.envs import make_env
-from qtran_lib.envs.starcraft import load_scenario
+from qtran_lib.envs.starcraft import StarCraftEnv, load_scenario
 
 
 def write(tmp_path, text, name="battle.yaml"):
@@ -49,3 +49,20 @@ def test_bad_yaml_gives_clear_error(tmp_path, text, message):
 def test_missing_file(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         make_env(f"starcraft:{tmp_path}/nope.yaml")
+
+
+def test_yaml_terrain(tmp_path):
+    path = write(tmp_path, """
+episode_limit: 30
+allies: {zealot: 2}
+enemies: {zergling: 4}
+map: {playable: [0, 0, 32, 32], terrain: corridor}
+ally_center: [19.04, 19.12]
+enemy_center: [27.91, 28.24]
+""")
+    env = StarCraftEnv(load_scenario(path), batch_size=2)
+    env.reset()
+    assert env.scenario.terrain == "corridor" and int(env.tables.walkable.sum()) == 440
+    with pytest.raises(ValueError, match="map.terrain"):
+        make_env("starcraft:" + write(tmp_path, "episode_limit: 5\nallies: {marine: 1}\nenemies: {marine: 1}\n"
+                                      "map: {terrain: moon}\n", "bad.yaml"))

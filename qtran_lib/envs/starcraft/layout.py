@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from .battle import walkable
 from .config import StarCraftConfig
 from .state import IDLE, BattleState
 from .tables import BattleTables
@@ -16,6 +17,8 @@ def start_positions(tables: BattleTables, cfg: StarCraftConfig, batch: int,
     Without ``random_start`` every battle starts from the scenario's formation. With it, all
     randomness of a reset is drawn as one [B, 5] tensor: a side swap (point reflection of the
     whole layout through the map centre of the playable box) and a shift of each army's centre.
+    On maps with terrain a swap or an army's shift that would put a unit (or the enemies' goal)
+    on a wall is dropped for that battle.
     """
     dev = tables.start_pos.device
     pos = tables.start_pos.expand(batch, -1, -1).clone()  # [B, U, 2]
@@ -26,17 +29,31 @@ def start_positions(tables: BattleTables, cfg: StarCraftConfig, batch: int,
     x0, y0, x1, y1 = tables.box
     centre = torch.tensor([(x0 + x1) / 2, (y0 + y1) / 2], device=dev)
     swap = (u[:, 0] < 0.5)[:, None, None]  # [B, 1, 1]
-    pos = torch.where(swap, 2 * centre - pos, pos)
-    ap = torch.where(swap[:, 0], 2 * centre - ap, ap)
+    pos1 = torch.where(swap, 2 * centre - pos, pos)
+    ap1 = torch.where(swap[:, 0], 2 * centre - ap, ap)
+    pos, ap = _keep_on_terrain(tables, pos1, pos, ap1, ap, torch.ones_like(tables.is_ally))
     shift = (u[:, 1:] * 2 - 1).view(batch, 2, 2) * cfg.start_jitter  # [B, team, 2]
-    if tables.walkable is not None:  # terrain maps: slide along the diagonal corridor, never into walls
-        shift = shift[..., :1].expand(-1, -1, 2)
     team = (~tables.is_ally).long()  # [U]
-    pos = pos + shift[:, team]
-    ap = ap + shift[:, 0]
     lo = torch.tensor([x0, y0], device=dev) + 0.5
     hi = torch.tensor([x1, y1], device=dev) - 0.5
-    return torch.maximum(torch.minimum(pos, hi), lo), torch.maximum(torch.minimum(ap, hi), lo)
+    pos1 = torch.maximum(torch.minimum(pos + shift[:, team], hi), lo)
+    ap1 = torch.maximum(torch.minimum(ap + shift[:, 0], hi), lo)  # the enemies' goal moves with the allies
+    pos, ap = _keep_on_terrain(tables, pos1, pos, ap1, ap, tables.is_ally)
+    pos, ap = _keep_on_terrain(tables, pos1, pos, ap, ap, ~tables.is_ally)
+    return pos, ap
+
+
+def _keep_on_terrain(T: BattleTables, new: torch.Tensor, old: torch.Tensor, new_ap: torch.Tensor,
+                     old_ap: torch.Tensor, side: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Take ``new`` [B, U, 2] for the units of ``side`` [U] in the battles where all of them (and the
+    attack point [B, 2]) stand on walkable cells, else keep ``old``: SMAC's maps with terrain are not
+    symmetric, so a reflected or shifted army may land on a wall."""
+    if T.walkable is None:
+        return torch.where(side[:, None], new, old), new_ap
+    ok_units = walkable(T.walkable, new[..., 0], new[..., 1]) | T.air | ~side  # [B, U]
+    ok = ok_units.all(1) & walkable(T.walkable, new_ap[:, 0], new_ap[:, 1])  # [B]
+    pos = torch.where(ok[:, None, None] & side[:, None], new, old)
+    return pos, torch.where(ok[:, None], new_ap, old_ap)
 
 
 def initial_state(tables: BattleTables, cfg: StarCraftConfig, batch: int, n_actions: int,

@@ -13,6 +13,7 @@ YAML schema (every key but ``allies``, ``enemies`` and ``episode_limit`` is opti
     map:
       size: [32, 32]          # width, height
       playable: [0, 8, 32, 24]  # x0, y0, x1, y1 of the walkable box
+      terrain: corridor       # optional stored walkable grid (terrain.py): corridor, octagon, ...
     ally_center: [9, 16]      # centre of the allies' start formation
     enemy_center: [23, 16]
     attack_point: [9, 16]     # where enemies attack-move to; default ally_center
@@ -53,8 +54,12 @@ class Scenario:
     ally_centers: dict = field(default_factory=dict)
     """Optional {unit type: (x, y)} group centres overriding ``ally_center``."""
     enemy_centers: dict = field(default_factory=dict)
+    ally_groups: tuple = ()
+    """Optional ((unit type, count, (x, y)), ...): SMAC's spawn calls, one group per point; overrides
+    the centres above for the units they cover (2s_vs_1sc and 2m_vs_1z spawn each ally at its own point)."""
+    enemy_groups: tuple = ()
     terrain: str = ""
-    """'' for an open box, or a named procedural layout ('corridor')."""
+    """'' for an open box, or the name of a stored walkable grid (``terrain.py``: 'corridor', 'octagon', ...)."""
     difficulty: str = ""
 
     @property
@@ -88,6 +93,10 @@ def _s(name, allies, enemies, limit, bits=0, difficulty="", **kw) -> Scenario:
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
+        # Open maps: SMAC_Maps/<name>.SC2Map (github.com/oxwhirl/smac), Objects: "Team 1" at (9, 16) spawns the
+        # allies, "Team 2" at (23, 16) the enemies, whose one order (MapScript.galaxy) is an attack-move to
+        # "Team 1"; SMAClite's smaclite_maps/*.json agree. The walkable band y in [8, 24) is SMAClite's
+        # simple.slt (the map's pathing grid; SMAC's cliff level spans y in [7, 25), cliff edges unpathable).
         _s("3m", [("marine", 3)], [("marine", 3)], 60, difficulty="easy"),
         _s("8m", [("marine", 8)], [("marine", 8)], 120, difficulty="easy"),
         _s("25m", [("marine", 25)], [("marine", 25)], 150, difficulty="easy"),
@@ -105,22 +114,47 @@ SCENARIOS: dict[str, Scenario] = {
            "super hard"),
         _s("1c3s5z", [("colossus", 1), ("stalker", 3), ("zealot", 5)],
            [("colossus", 1), ("stalker", 3), ("zealot", 5)], 180, 3, "easy"),
+        # SMAC_Maps/2s_vs_1sc.SC2Map, Objects: "Stalker 1" (11.1208, 10.338), "Stalker 2" (16.976, 10.3662), one
+        # stalker each, "Spine Crawler" (13.92, 20.0397); the script gives no order. Grid: SMAClite pentagon.slt.
         _s("2s_vs_1sc", [("stalker", 2)], [("spine_crawler", 1)], 300, difficulty="easy",
-           playable=_OPEN, ally_center=(14.05, 10.35), enemy_center=(13.92, 20.04)),
+           playable=_OPEN, ally_center=(14.05, 10.35), enemy_center=(13.92, 20.04), terrain="pentagon",
+           ally_groups=(("stalker", 1, (11.12, 10.34)), ("stalker", 1, (16.98, 10.37)))),
+        # SMAC_Maps/3s_vs_{3,4,5}z.SC2Map: "Team 1"/"Team 2" as on the open maps; the walkable box x, y in
+        # [3, 29) is SMAClite's all_green.slt (the outer ring it also marks walkable cannot be reached).
         _s("3s_vs_5z", [("stalker", 3)], [("zealot", 5)], 250, difficulty="hard",
            playable=(3.0, 3.0, 29.0, 29.0)),
-        _s("6h_vs_8z", [("hydralisk", 6)], [("zealot", 8)], 150, difficulty="super hard"),
+        # SMAC_Maps/6h_vs_8z.SC2Map, Objects: "Hydralisks" (14.5998, 9.49), "Zealots" (14.41, 16.7597); the
+        # zealots attack-move to "Hydralisks". Grid: terrain/6h_vs_8z.txt (from the map's cliff levels).
+        _s("6h_vs_8z", [("hydralisk", 6)], [("zealot", 8)], 150, difficulty="super hard",
+           ally_center=(14.60, 9.49), enemy_center=(14.41, 16.76), terrain="6h_vs_8z"),
+        # SMAC_Maps/bane_vs_bane.SC2Map, Objects: "Team 1 Banelings" (16, 8), "Team 1 Zerglings" (16, 11),
+        # "Team 2 Banelings" (16, 24), "Team 2 Zerglings" (16, 21); enemies attack-move to "Team 1 Banelings".
+        # Grid: SMAClite octagon.slt.
         _s("bane_vs_bane", [("baneling", 4), ("zergling", 20)], [("baneling", 4), ("zergling", 20)], 200, 2,
            "hard", playable=_OPEN, ally_center=(16.0, 11.0), enemy_center=(16.0, 21.0),
            attack_point=(16.0, 8.0), ally_centers={"baneling": (16.0, 8.0), "zergling": (16.0, 11.0)},
-           enemy_centers={"baneling": (16.0, 24.0), "zergling": (16.0, 21.0)}),
+           enemy_centers={"baneling": (16.0, 24.0), "zergling": (16.0, 21.0)}, terrain="octagon"),
+        # SMAC_Maps/2c_vs_64zg.SC2Map, Objects: "Colossi" (16, 16), "Zerglings" (16, 9); the zerglings
+        # attack the colossi (a unit-group order, here a move to their start). Kept open: SMAClite's ravine.slt
+        # splits the map by a cliff that only colossi (cliff walkers in SC2) cross, which a grid cannot say.
         _s("2c_vs_64zg", [("colossus", 2)], [("zergling", 64)], 400, difficulty="hard",
            playable=_OPEN, ally_center=(16.0, 16.0), enemy_center=(16.0, 9.0)),
+        # SMAC_Maps/corridor.SC2Map, Objects: "Zealot Point" (19.0397, 19.1198), "Zergling Point" (27.91, 28.24),
+        # "Attack Point" (4.47, 4.3298), the zerglings' attack-move goal. Grid: SMAClite corridor.slt.
         _s("corridor", [("zealot", 6)], [("zergling", 24)], 400, difficulty="super hard",
            playable=(0.0, 0.0, 32.0, 32.0), ally_center=(19.04, 19.12), enemy_center=(27.91, 28.24),
            attack_point=(4.47, 4.33), terrain="corridor"),
-        _s("so_many_baneling", [("zealot", 7)], [("baneling", 32)], 100, difficulty="easy"),
-        _s("2m_vs_1z", [("marine", 2)], [("zealot", 1)], 150, difficulty="easy"),
+        # SMAC_Maps/so_many_baneling.SC2Map, Objects: "Zealot Point" (11.469, 12.0234), "Baneling Point"
+        # (27.91, 28.24), "Attack Point" (4.47, 4.3298). Grid: terrain/so_many_baneling.txt (cliff levels).
+        _s("so_many_baneling", [("zealot", 7)], [("baneling", 32)], 100, difficulty="easy",
+           playable=(0.0, 0.0, 32.0, 32.0), ally_center=(11.47, 12.02), enemy_center=(27.91, 28.24),
+           attack_point=(4.47, 4.33), terrain="so_many_baneling"),
+        # SMAC_Maps/2m_vs_1z.SC2Map, Objects: "Marine 1" (13, 12), "Marine 2" (19, 12), one marine each, "Zealot"
+        # (16, 19); the zealot attack-moves to a random point between the marines' points (here their midpoint).
+        # Grid: SMAClite octagon.slt (the map's cliff levels equal bane_vs_bane's).
+        _s("2m_vs_1z", [("marine", 2)], [("zealot", 1)], 150, difficulty="easy",
+           playable=_OPEN, ally_center=(16.0, 12.0), enemy_center=(16.0, 19.0), attack_point=(16.0, 12.0),
+           ally_groups=(("marine", 1, (13.0, 12.0)), ("marine", 1, (19.0, 12.0))), terrain="octagon"),
         _s("3s_vs_3z", [("stalker", 3)], [("zealot", 3)], 150, difficulty="easy", playable=(3.0, 3.0, 29.0, 29.0)),
         _s("3s_vs_4z", [("stalker", 3)], [("zealot", 4)], 200, difficulty="easy", playable=(3.0, 3.0, 29.0, 29.0)),
     )
@@ -209,8 +243,14 @@ def scenario_from_dict(data: dict, default_name: str = "custom", where: str = "s
             raise ValueError(f"{where}: unit_type_bits={bits} is too small for {n_types} unit types")
         kw["unit_type_bits"] = bits
     m = data.get("map") or {}
-    if not isinstance(m, dict) or set(m) - {"size", "playable"}:
-        raise ValueError(f"{where}: map must be a mapping with keys 'size' and/or 'playable', got {m!r}")
+    if not isinstance(m, dict) or set(m) - {"size", "playable", "terrain"}:
+        raise ValueError(f"{where}: map must be a mapping with keys 'size', 'playable' and/or 'terrain', got {m!r}")
+    if "terrain" in m:
+        from .terrain import terrains
+
+        if m["terrain"] not in terrains():
+            raise ValueError(f"{where}: map.terrain must be one of {terrains()}, got {m['terrain']!r}")
+        kw["terrain"] = m["terrain"]
     if "size" in m:
         kw["map_size"] = _point(m["size"], "map.size", where)
         if not all(0 < v <= MAX_MAP for v in kw["map_size"]):

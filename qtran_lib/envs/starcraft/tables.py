@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from .scenarios import Scenario
+from .terrain import terrain_grid
 from .units import GAME_LOOPS_PER_SECOND, unit_type
 
 
@@ -99,14 +100,6 @@ def _formation(n: int, spacing: float, mirror: bool) -> list[tuple[float, float]
     return pts
 
 
-def corridor_grid(w: int = 32, h: int = 32) -> torch.Tensor:
-    """Our own corridor layout: two open rooms (bottom-left, top-right) joined by a narrow diagonal passage."""
-    ys, xs = torch.meshgrid(torch.arange(h) + 0.5, torch.arange(w) + 0.5, indexing="ij")
-    rooms = ((xs < 11) & (ys < 11)) | ((xs > 21) & (ys > 21))
-    passage = (xs - ys).abs() <= 2.0
-    return rooms | passage  # [H, W]
-
-
 def build_tables(scenario: Scenario, device: torch.device) -> BattleTables:
     """Turn a scenario into the static tensors the simulator reads."""
     slots = _slots(scenario)
@@ -140,9 +133,13 @@ def build_tables(scenario: Scenario, device: torch.device) -> BattleTables:
 
     # start layout: one formation per (team, group centre)
     centers = []
+    spawn = {a: [(t, p) for t, c, p in (scenario.ally_groups if a else scenario.enemy_groups) for _ in range(c)]
+             for a in (True, False)}  # SMAC's spawn points, one per unit, in spawn order
     for (t, a) in slots:
         per_type = scenario.ally_centers if a else scenario.enemy_centers
-        centers.append(per_type.get(t, scenario.ally_center if a else scenario.enemy_center))
+        own = [k for k, (u, _) in enumerate(spawn[a]) if u == t]
+        centers.append(spawn[a].pop(own[0])[1] if own else
+                       per_type.get(t, scenario.ally_center if a else scenario.enemy_center))
     offsets = [(0.0, 0.0)] * n_units
     for key in sorted(set(zip(centers, ally))):
         idx = [i for i in range(n_units) if (centers[i], ally[i]) == key]
@@ -152,7 +149,7 @@ def build_tables(scenario: Scenario, device: torch.device) -> BattleTables:
     offset_t, center_t = vec(offsets), vec(centers)
     enemy_types = types[n_agents:]
     max_reward = sum(t.hp + t.shield + 10.0 for t in enemy_types) + 200.0
-    walkable = corridor_grid().to(device) if scenario.terrain == "corridor" else None
+    walkable = terrain_grid(scenario.terrain).to(device) if scenario.terrain else None
     return BattleTables(
         n_agents=n_agents,
         n_enemies=n_units - n_agents,
