@@ -20,7 +20,7 @@ from .battle import TickConsts, apply_orders, simulate
 from .config import StarCraftConfig
 from .features import agent_geometry, avail_actions, build_layout, global_state, observations
 from .layout import initial_state
-from .resets import fresh_battles
+from .resets import fresh_battles, start_template
 from .reward import outcome, shaped_reward
 from .scenarios import Scenario, get_scenario
 from .state import BattleState
@@ -50,6 +50,7 @@ class StarCraftEnv(MultiAgentEnv):
         L = self.layout
         self._info = EnvInfo(self.tables.n_agents, L.n_actions, L.obs_dim, L.state_dim, self.scenario.episode_limit)
         self._rows = torch.arange(batch_size, device=self.device)  # [B]
+        self._template = start_template(self.tables, cfg, self._info.n_actions)  # [1] the formation, no draws
         self._start_features: tuple | None = None  # obs, state, avail of the fixed start (autoreset, no random_start)
         self.battle: BattleState = self._new_battles()
         self._cache: dict = {}
@@ -58,7 +59,8 @@ class StarCraftEnv(MultiAgentEnv):
     def _new_battles(self) -> BattleState:
         """A new battle in every row: from the generator (lockstep), or from (seed, row, episode) (autoreset)."""
         if self.autoreset:
-            return fresh_battles(self.tables, self.config, self._info.n_actions, self._seed, self._rows, self.episode)
+            return fresh_battles(self.tables, self.config, self._info.n_actions, self._seed, self._rows, self.episode,
+                                 self._template).clone()
         return initial_state(self.tables, self.config, self.batch_size, self._info.n_actions, self.generator)
 
     # ---- protocol ------------------------------------------------------------------------------
@@ -80,7 +82,8 @@ class StarCraftEnv(MultiAgentEnv):
         """Autoreset: new battles in the rows ``done`` [B]; their obs/state/avail replace those rows of the
         cached features (the ended battles' features stay in ``step``'s ``info["final_*"]``)."""
         idx = done.nonzero().squeeze(1)  # [K]
-        fresh = fresh_battles(self.tables, self.config, self._info.n_actions, self._seed, idx, self.episode[idx])
+        fresh = fresh_battles(self.tables, self.config, self._info.n_actions, self._seed, idx, self.episode[idx],
+                              self._template)
         final = {"obs": self.get_obs(), "state": self.get_state(), "avail": self.get_avail_actions()}
         self.battle = self.battle.put_rows(idx, fresh)
         if self.config.random_start:

@@ -70,16 +70,23 @@ def place_starts(tables: BattleTables, cfg: StarCraftConfig, u: torch.Tensor) ->
     return torch.maximum(torch.minimum(pos, hi), lo), torch.maximum(torch.minimum(ap, hi), lo)
 
 
+def start_template(tables: BattleTables, cfg: StarCraftConfig, n_actions: int) -> BattleState:
+    """One battle [1, ...] at the scenario's formation: what every start shares before the random moves."""
+    return initial_state(tables, dataclasses.replace(cfg, random_start=False), 1, n_actions, None)
+
+
 def fresh_battles(tables: BattleTables, cfg: StarCraftConfig, n_actions: int, seed: int, rows: torch.Tensor,
-                  episodes: torch.Tensor) -> BattleState:
+                  episodes: torch.Tensor, template: BattleState | None = None) -> BattleState:
     """New battles for rows [K] at battle indices episodes [K]: the scenario's formation, and with
-    ``random_start`` the counter-based swap and shifts."""
+    ``random_start`` the counter-based swap and shifts. Fields the draw does not touch are expanded
+    views of ``template`` (``start_template``): read them, never write into them."""
     k = rows.shape[0]
-    s = initial_state(tables, dataclasses.replace(cfg, random_start=False), k, n_actions, None)
+    base = start_template(tables, cfg, n_actions) if template is None else template
+    s = BattleState(**{name: v.expand(k, *v.shape[1:]) for name, v in vars(base).items()})
     if not cfg.random_start:
         return s
     pos, ap = place_starts(tables, cfg, counter_uniforms(seed, rows, episodes))
-    s.x, s.y = pos[..., 0].clone(), pos[..., 1].clone()
-    s.goal_x, s.goal_y = s.x.clone(), s.y.clone()
+    s.x, s.y = pos[..., 0], pos[..., 1]
+    s.goal_x, s.goal_y = s.x, s.y
     s.attack_point = ap
     return s
