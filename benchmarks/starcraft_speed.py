@@ -1,122 +1,164 @@
-"""Speed of the batched StarCraft simulator against a per-battle Python/NumPy loop.
+"""Speed of the batched StarCraft simulator: lockstep vs per-battle restarts, against a baseline commit.
 
-Run:  python benchmarks/starcraft_speed.py   (about a minute on 2 CPU cores)
+Run:  python benchmarks/starcraft_speed.py [--baseline REV] [--maps 3m,2s3z] [--batches 1,64] [--budget 1.5]
+Writes benchmarks/results/starcraft_speed.md (with the default maps and batch sizes).
+
 Torch runs on one thread (STARCRAFT_BENCH_THREADS to change): on a small, busy machine two
-intra-op threads made small-batch steps 5-20x slower.
-Writes benchmarks/results/starcraft_speed.md.
+intra-op threads made small-batch steps 5-20x slower. Every cell takes random legal actions and
+builds obs, state and availability masks every step, and counts only *running* battles:
 
-Both sides take random legal actions and build obs, state and availability masks every
-step. "env-steps/s" counts battle-steps (B per batched step; finished battles of a batch
-stay frozen until the whole batch is done and still count, as in SMAX's benchmark);
-"agent-steps/s" multiplies by the number of agents. The NumPy loop's speed does not depend
-on B (it steps battles one after another), so it is timed on 4 battles x 40 steps, in
-alternation with the batched env's timing windows, and its per-battle-step rate is the
-baseline for every B.
+- lockstep: a finished battle stays frozen until the whole batch has ended (then ``reset()``,
+  whose time counts); frozen rows are not counted, though they still cost work.
+- autoreset: ``autoreset=True``, a finished battle restarts at once, so all B rows always run.
+- baseline: lockstep on the code of commit ``--baseline`` (default: the commit before per-battle
+  restarts), exported with ``git archive`` and timed in a subprocess in alternation with ours.
+
+Optional columns from external simulators (SMAClite, JaxMARL's SMAX: measured the same way in
+their own venvs, outside this project's dependencies) are read from
+``benchmarks/results/reference_speed.json`` if it exists: {"smax": {"3m": {"256": steps_per_s}}, ...}.
 """
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import platform
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 
-import torch
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from starcraft_numpy_reference import run_loop  # noqa: E402
-
-from qtran_lib.envs.starcraft import StarCraftEnv, random_actions  # noqa: E402
-
-MAPS = ("3m", "MMM2")
-BATCHES = (1, 64, 1024, 8192)
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+MAPS = ("3m", "8m", "2s3z", "3s5z", "MMM2", "27m_vs_30m")
+BATCHES = (1, 64, 256, 1024)
+BASELINE = "9005c06"
+"""The last commit before per-battle restarts and the column-wise observations."""
+REFERENCE = os.path.join(HERE, "results", "reference_speed.json")
 
 
-def time_pair(scenario: str, batch: int, device: str, budget_s: float = 1.5) -> tuple[float, float]:
-    """(batched, NumPy loop) battle-steps per second, timed in alternating windows, best of two each,
-    so both see the same background load on a shared machine."""
-    env = StarCraftEnv(scenario, batch_size=batch, device=device, seed=0, random_start=True)
+def time_cell(scenario: str, batch: int, mode: str, budget_s: float) -> float:
+    """Running battle-steps per second of one (map, B, mode), best of two windows of ``budget_s``."""
+    import torch
+
+    from qtran_lib.envs.starcraft import StarCraftEnv, random_actions
+
+    kw = {"autoreset": True} if mode == "autoreset" else {}
+    env = StarCraftEnv(scenario, batch_size=batch, seed=0, random_start=True, **kw)
     env.reset()
+    gen = torch.Generator().manual_seed(0)
 
-    def one_step():
+    def one_step() -> int:
         if not bool(env.active.any()):
             env.reset()
-        env.step(random_actions(env.get_avail_actions(), env.generator))
-        env.get_obs()
-        env.get_state()
+        running = int(env.active.sum())
+        env.step(random_actions(env.get_avail_actions(), gen))
+        env.get_obs(), env.get_state(), env.get_avail_actions()
+        return running
 
-    fast = slow = 0.0
+    best = 0.0
     with torch.no_grad():
         for _ in range(3):
             one_step()
-        for rep in range(2):
-            if device == "cuda":
-                torch.cuda.synchronize()
-            steps, start = 0, time.perf_counter()
-            while steps < 3 or (time.perf_counter() - start < budget_s and steps < 300):
-                one_step()
-                steps += 1
-            if device == "cuda":
-                torch.cuda.synchronize()
-            fast = max(fast, batch * steps / (time.perf_counter() - start))
-            slow = max(slow, time_numpy(scenario, seed=rep))
-    return fast, slow
+        for _ in range(2):
+            steps, n, start = 0, 0, time.perf_counter()
+            while n < 3 or (time.perf_counter() - start < budget_s and n < 2000):
+                steps += one_step()
+                n += 1
+            best = max(best, steps / (time.perf_counter() - start))
+    return best
 
 
-def time_numpy(scenario: str, battles: int = 4, steps: int = 40, seed: int = 0) -> float:
-    """Battle-steps per second of the per-battle loop."""
-    start = time.perf_counter()
-    n = run_loop(scenario, battles, steps, seed=seed)
-    return n / (time.perf_counter() - start)
+def worker(cells: list, budget_s: float) -> None:
+    """Subprocess entry: time the given cells with whatever ``qtran_lib`` is first on sys.path; print JSON."""
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("STARCRAFT_BENCH_THREADS", "1")))
+    print(json.dumps([time_cell(m, b, mode, budget_s) for m, b, mode in cells]), flush=True)
+
+
+def run_cells(cells: list, budget_s: float, tree: str) -> list[float]:
+    """Time ``cells`` in a fresh interpreter whose ``qtran_lib`` comes from ``tree``."""
+    env = {**os.environ, "PYTHONPATH": tree, "OMP_NUM_THREADS": os.environ.get("STARCRAFT_BENCH_THREADS", "1")}
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", json.dumps(cells),
+                          "--budget", str(budget_s)], cwd=tree, env=env, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def export_tree(rev: str, dest: str) -> str:
+    """``qtran_lib`` of commit ``rev`` unpacked under ``dest``."""
+    data = subprocess.run(["git", "-C", ROOT, "archive", rev, "qtran_lib"], check=True, capture_output=True).stdout
+    path = os.path.join(dest, "tree.tar")
+    with open(path, "wb") as f:
+        f.write(data)
+    with tarfile.open(path) as tar:
+        tar.extractall(dest, filter="data")
+    return dest
 
 
 def machine() -> str:
+    import torch
+
     cpu = platform.processor() or "unknown CPU"
     try:
         with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
     except OSError:
         pass
-    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
     load = f", load average {os.getloadavg()[0]:.1f} while measuring" if hasattr(os, "getloadavg") else ""
-    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-            f"Python {platform.python_version()}{gpu}{load}")
+    threads = os.environ.get("STARCRAFT_BENCH_THREADS", "1")
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({threads} thread), Python {platform.python_version()}{load}"
 
 
-def main() -> str:
-    torch.set_num_threads(int(os.environ.get("STARCRAFT_BENCH_THREADS", "1")))
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+def main(maps, batches, budget_s: float, baseline: str | None) -> str:
+    refs = {}
+    if os.path.exists(REFERENCE):
+        with open(REFERENCE) as f:
+            refs = json.load(f)
+    sims = sorted(refs)
+    head = "| map | B | baseline lockstep | lockstep | autoreset | autoreset / baseline |" + "".join(
+        f" {s} | autoreset / {s} |" for s in sims)
     lines = ["# StarCraft simulator speed", "", f"Machine: {machine()}", "",
-             "Random legal actions; obs, state and masks built every step; default config "
-             "(4 ticks of 2 game loops per step). NumPy loop: per-battle Python/NumPy implementation of the same "
-             "rules (`benchmarks/starcraft_numpy_reference.py`), timed on 4 battles x 40 steps right next to each "
-             "batched window; its rate does not "
-             "depend on B. Both are timed twice in alternation (best of two each) so they see the same background load.", "",
-             "| map | device | B | env-steps/s | agent-steps/s | ms per batched step | NumPy loop env-steps/s | speed-up |",
-             "|---|---|---|---|---|---|---|---|"]
-    for scenario in MAPS:
-        n_agents = StarCraftEnv(scenario).n_agents
-        for device in devices:
-            for batch in BATCHES:
-                rate, ref = time_pair(scenario, batch, device)
-                row = (f"| {scenario} | {device} | {batch} | {rate:,.0f} | {rate * n_agents:,.0f} | "
-                       f"{1000 * batch / rate:.2f} | {ref:,.0f} | {rate / ref:,.1f}x |")
+             "Env steps per second counting only running battles (random legal actions; obs, state and masks built "
+             "every step; `random_start`; default config). *baseline*: lockstep on commit "
+             f"`{baseline}` (before per-battle restarts), timed in a subprocess right after ours. *lockstep*: "
+             "finished battles wait for the batch. *autoreset*: every battle restarts as soon as it ends. "
+             "Each cell is the best of two windows of %.1f s." % budget_s, "",
+             head, "|---|---|---|---|---|---|" + "---|---|" * len(sims)]
+    with tempfile.TemporaryDirectory() as tmp:
+        old_tree = export_tree(baseline, tmp) if baseline else None
+        for scenario in maps:
+            for batch in batches:
+                ours = run_cells([[scenario, batch, "lockstep"], [scenario, batch, "autoreset"]], budget_s, ROOT)
+                base = run_cells([[scenario, batch, "lockstep"]], budget_s, old_tree)[0] if old_tree else float("nan")
+                row = (f"| {scenario} | {batch} | {base:,.0f} | {ours[0]:,.0f} | {ours[1]:,.0f} | "
+                       f"{ours[1] / base:.2f}x |")
+                for s in sims:
+                    ref = refs[s].get(scenario, {}).get(str(batch))
+                    row += f" {ref:,.0f} | {ours[1] / ref:.2f}x |" if ref else " - | - |"
                 print(row, flush=True)
                 lines.append(row)
-    lines += ["", "Regenerate: `python benchmarks/starcraft_speed.py`"]
+    lines += ["", "Regenerate: `python benchmarks/starcraft_speed.py` (about 5 minutes)"]
     return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--maps", default=",".join(MAPS))
+    p.add_argument("--batches", default=",".join(map(str, BATCHES)))
+    p.add_argument("--budget", type=float, default=1.0, help="seconds per timing window")
+    p.add_argument("--baseline", default=BASELINE, help="git revision to time in lockstep ('' to skip)")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.worker:
+        worker(json.loads(a.worker), a.budget)
+        sys.exit(0)
+    sys.path.insert(0, ROOT)
     start = time.perf_counter()
-    table = main()
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "starcraft_speed.md")
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, "w") as f:
-        f.write(table)
-    print(table)
-    print(f"total {time.perf_counter() - start:.0f} s; wrote {out}")
+    maps, batches = a.maps.split(","), [int(b) for b in a.batches.split(",")]
+    table = main(maps, batches, a.budget, a.baseline or None)
+    if tuple(maps) == MAPS and tuple(batches) == BATCHES:
+        with open(os.path.join(HERE, "results", "starcraft_speed.md"), "w") as f:
+            f.write(table)
+    print(f"total {time.perf_counter() - start:.0f} s")

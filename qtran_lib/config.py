@@ -36,6 +36,9 @@ class TrainConfig:
     """Total environment steps (summed over parallel episodes) to train for."""
     batch_size_run: int = 32
     """B: parallel episodes collected per iteration (the env's batch dimension)."""
+    runner: str = "lockstep"
+    """lockstep: play B episodes to the end of the longest, then start B new ones; autoreset (starcraft): every
+    episode restarts as soon as it ends and each iteration stores the next B episodes to complete."""
     buffer_size: int = 5000
     """Replay capacity in episodes."""
     batch_size: int = 32
@@ -159,6 +162,8 @@ class TrainConfig:
         family = self.env.partition(":")[0] if isinstance(self.env, str) else None
         checks = [
             (family in ENVS, f"unknown environment family {family!r} in env={self.env!r}; known: {', '.join(sorted(ENVS))}"),
+            (self.runner == "lockstep" or family == "starcraft",
+             f"runner=autoreset needs an env with per-episode restarts (starcraft), not {self.env!r}"),
             (self.buffer_size >= self.batch_size, f"buffer_size ({self.buffer_size}) must be >= batch_size ({self.batch_size})"),
             (self.qtran_td_target != "joint_max" or self.algo == "qtran_base",
              f"qtran_td_target=joint_max is a QTRAN-base option, not one for {self.algo}"),
@@ -197,6 +202,7 @@ RULES: dict[str, tuple[Callable, str]] = {
     "seed": ((lambda v: 0 <= v <= MAX_SEED), f"an integer in [0, {MAX_SEED}] (torch's generator keeps 32 bits)"),
     "t_max": _POSITIVE,
     "batch_size_run": _POSITIVE,
+    "runner": _choice("lockstep", "autoreset"),
     "buffer_size": _POSITIVE,
     "batch_size": _POSITIVE,
     "updates_per_iteration": ((lambda v: v >= 1), ">= 1 (0 would collect data and never train)"),

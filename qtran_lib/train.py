@@ -1,7 +1,7 @@
 """``train(config)``: the one training loop for one-step games and episodic tasks alike.
 
-Collect B episodes with epsilon-greedy agents -> store them -> sample a batch -> one update of the
-learner; every so often evaluate greedily, log a row of metrics, and checkpoint. Resuming restores
+Collect B episodes with epsilon-greedy agents (a lockstep batch, or with ``runner: autoreset`` the next B to
+complete) -> store them -> sample a batch -> one update of the learner; every so often evaluate greedily, log a row of metrics, and checkpoint. Resuming restores
 every random generator, so a resumed run continues bit-exactly.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from .envs import make_env
 from .exploration import episode_epsilons, linear_epsilon
 from .learners import Learner, make_learner
 from .replay_buffer import EpisodeBuffer
-from .runner import run_episodes
+from .runner import AutoresetRunner, run_episodes
 
 METRIC_COLUMNS = ["t_env", "episodes", "updates", "epsilon", "return_mean", "return_std", "test_return_mean",
                   "test_return_std", "test_won_mean", "loss", "td", "opt", "nopt", "grad_norm", "wall_time"]
@@ -139,12 +139,14 @@ def train(config: TrainConfig | dict, out: str | Path | None = None, resume: str
     out_dir = prepare_run_folder(out, resume, overwrite) if out is not None else None
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
-    env = make_env(cfg.env, batch_size=cfg.batch_size_run, device=device, seed=cfg.seed, **cfg.env_args)
+    autoreset = {"autoreset": True} if cfg.runner == "autoreset" else {}
+    env = make_env(cfg.env, batch_size=cfg.batch_size_run, device=device, seed=cfg.seed, **autoreset, **cfg.env_args)
     test_env = make_env(cfg.env, batch_size=cfg.test_episodes, device=device, seed=cfg.seed + TEST_SEED_OFFSET, **cfg.env_args)
     info = env.env_info()
     learner = make_learner(cfg, info, device)
     learner.reward_scale = resolve_reward_scale(cfg, env)
     buffer = EpisodeBuffer(info, cfg.buffer_size, device)
+    runner = AutoresetRunner(env) if cfg.runner == "autoreset" else None
     explore_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
     sample_gen = torch.Generator().manual_seed(cfg.seed + 2)
     counters = {"t_env": 0, "episodes": 0, "iteration": 0, "last_log": 0, "last_test": 0, "last_save": 0, "wall": 0.0}
@@ -156,6 +158,8 @@ def train(config: TrainConfig | dict, out: str | Path | None = None, resume: str
                          (explore_gen, "explore_rng"), (sample_gen, "sample_rng")):
             gen.set_state(ckpt[key].to(gen.device) if gen.device.type != "cpu" else ckpt[key])
         counters.update(ckpt["counters"])
+        if runner is not None and ckpt.get("runner") is not None:
+            runner.load_state_dict(ckpt["runner"])
         metrics = list(ckpt["metrics"])
 
     if out_dir is not None:
@@ -170,6 +174,7 @@ def train(config: TrainConfig | dict, out: str | Path | None = None, resume: str
             "env_rng": env.generator.get_state(), "test_env_rng": test_env.generator.get_state(),
             "explore_rng": explore_gen.get_state(), "sample_rng": sample_gen.get_state(),
             "counters": dict(counters), "metrics": metrics,
+            "runner": runner.state_dict() if runner is not None else None,  # autoreset: the episodes in progress
             # the partial averages of the next metrics row, so a resumed run logs the same numbers
             "recent_returns": list(recent_returns), "recent_terms": list(recent_terms),
         }, out_dir / "checkpoint.pt")
@@ -196,9 +201,12 @@ def train(config: TrainConfig | dict, out: str | Path | None = None, resume: str
             episodes, stats = full, {"return": full["reward"][:, 0]}
         else:
             per_episode = episode_epsilons(eps, env.batch_size, cfg.epsilon_uniform_fraction, env.device)  # float or [B]
-            episodes, stats = run_episodes(env, learner, per_episode, explore_gen)
+            if runner is None:
+                episodes, stats = run_episodes(env, learner, per_episode, explore_gen)
+            else:  # B episodes as they complete; the ones still running continue next iteration
+                episodes, stats = runner.collect(learner, per_episode, explore_gen)
             buffer.insert(episodes)
-        steps = int(episodes["filled"].sum())
+        steps = stats["steps"] if "steps" in stats else int(episodes["filled"].sum())  # env steps taken
         counters["t_env"] += steps
         counters["episodes"] += episodes["filled"].shape[0]
         counters["iteration"] += 1

@@ -13,9 +13,28 @@ actions| [B, N] (int64)    | one action index per agent
 reward | [B]               | the shared team reward of this step
 terminated | [B] (bool)    | the episode ended in a true terminal state at this step
 
-Episodes that already ended stay frozen: their actions are ignored, their reward is 0,
-and ``active`` reports which episodes still run. ``info["truncated"]`` marks episodes
-stopped by the episode limit (not a terminal state: learners bootstrap through it).
+Lockstep (the default): episodes that already ended stay frozen: their actions are ignored,
+their reward is 0, and ``active`` reports which episodes still run until ``reset()`` starts
+a new batch. ``info["truncated"]`` marks episodes stopped by the episode limit (not a
+terminal state: learners bootstrap through it, as pymarl does).
+
+Autoreset (tasks with ``supports_autoreset``, built with ``autoreset=True``): a row whose
+episode ends at a step (terminated or truncated) starts its next episode at once, so every
+row is always active and never waits for the others. That step still returns the *ended*
+episode's reward, ``terminated``, ``info["truncated"]`` and task entries for the row, and
+adds, for every row:
+
+Key | Shape | Meaning
+--- | ----- | -------
+reset | [B] (bool) | the row's episode ended at this step and a new one started
+final_obs | [B, N, obs_dim] | the observation after this step, before any restart (the ended
+  episode's last observation; equal to ``get_obs()`` in rows that did not restart)
+final_state | [B, state_dim] | likewise for the state (a truncated episode bootstraps from it)
+final_avail | [B, N, n_actions] | likewise for the availability mask
+
+``get_obs()``, ``get_state()``, ``get_avail_actions()`` and ``t`` then describe the new episodes.
+``episode`` [B] counts episodes per row (0 after seeding; ``reset()`` and each restart add 1),
+so a task can draw row b's k-th episode from (seed, b, k) alone, whatever the other rows do.
 """
 from __future__ import annotations
 
@@ -66,7 +85,12 @@ class MultiAgentEnv(abc.ABC):
         self.generator.manual_seed(_checked_seed(0 if seed is None else seed))
         self.t = torch.zeros(batch_size, dtype=torch.long, device=self.device)  # [B] steps taken
         self.active = torch.zeros(batch_size, dtype=torch.bool, device=self.device)  # [B]
+        self.episode = torch.zeros(batch_size, dtype=torch.long, device=self.device)  # [B] episodes begun per row
+        self.autoreset = False  # tasks with supports_autoreset switch it on in their constructor
         self._obs = self._state = self._avail = None
+
+    supports_autoreset = False
+    """Whether the task implements ``_restart`` (per-row restarts, see the module docstring)."""
 
     # ---- what every task defines -------------------------------------------------------------
     @abc.abstractmethod
@@ -96,9 +120,18 @@ class MultiAgentEnv(abc.ABC):
     def get_avail_actions(self) -> torch.Tensor:
         """[B, N, n_actions] availability mask (1 = available) as a float tensor."""
 
+    def _restart(self, done: torch.Tensor) -> None:
+        """Autoreset only: start new episodes in the rows ``done`` [B] (bool, at least one True).
+
+        Called after ``t`` and ``episode`` were updated for those rows; afterwards ``get_obs()`` etc. must
+        describe the new episodes there and be unchanged elsewhere.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not support autoreset")
+
     # ---- the protocol ------------------------------------------------------------------------
     def seed(self, seed: int) -> None:
         self.generator.manual_seed(_checked_seed(seed))
+        self.episode.zero_()
 
     def reset(self, seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Start a new batch of episodes. Returns obs [B,N,O], state [B,S], avail [B,N,A]."""
@@ -106,6 +139,7 @@ class MultiAgentEnv(abc.ABC):
             self.seed(seed)
         self.t.zero_()
         self.active.fill_(True)
+        self.episode += 1
         self._reset()
         return self.get_obs(), self.get_state(), self.get_avail_actions()
 
@@ -115,6 +149,8 @@ class MultiAgentEnv(abc.ABC):
         ``info`` always holds ``truncated`` [B] (hit the episode limit) and ``active`` [B]
         (still running after this step); tasks add their own entries (e.g. ``battle_won``).
         """
+        if self.autoreset:
+            return self._step_autoreset(actions)
         if not bool(self.active.any()):
             raise RuntimeError("step() called after every episode in the batch has ended; call reset() first")
         self.check_actions(actions)
@@ -133,6 +169,25 @@ class MultiAgentEnv(abc.ABC):
         info["active"] = self.active.clone()
         return reward, terminated, info
 
+    def _step_autoreset(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        """``step`` with per-row restarts: every row is active, ended rows restart (module docstring)."""
+        self.check_actions(actions)
+        reward, terminated, info = self._step(actions)
+        self.t += 1
+        truncated = ~terminated & (self.t >= self.env_info().episode_limit)
+        done = terminated | truncated
+        info = dict(info)
+        info["truncated"] = truncated
+        info["active"] = self.active.clone()  # all True
+        info["reset"] = done
+        info["final_obs"], info["final_state"], info["final_avail"] = self.get_obs(), self.get_state(), \
+            self.get_avail_actions()
+        if bool(done.any()):  # the step's one host sync
+            self.t.masked_fill_(done, 0)
+            self.episode += done.long()
+            self._restart(done)
+        return reward, terminated, info
+
     def check_actions(self, actions: torch.Tensor) -> None:
         """Raise InvalidActionError unless ``actions`` is a valid [B, N] int64 batch for active episodes."""
         info = self.env_info()
@@ -147,6 +202,11 @@ class MultiAgentEnv(abc.ABC):
             raise InvalidActionError(f"actions are on {actions.device} but the environment runs on {self.device}")
         act = actions.long()
         rows = self.active  # [B]
+        # the common case in one fused check and one host sync; the detailed checks below only find the culprit
+        ok = (act >= 0) & (act < info.n_actions)
+        chosen = self.get_avail_actions().gather(-1, act.clamp(0, info.n_actions - 1).unsqueeze(-1)).squeeze(-1)
+        if bool((ok & (chosen > 0) | ~rows.unsqueeze(-1)).all()):  # [B, N]
+            return
         all_rows = bool(rows.all())  # the common case: skip the (slow) boolean row selection
         a = act if all_rows else act[rows]
         if a.numel() and (int(a.min()) < 0 or int(a.max()) >= info.n_actions):

@@ -3,6 +3,11 @@
 Introduced in book/06_starcraft. Implements the library's batched protocol (``base.py``) on
 top of the simulator in ``battle.py``. ``info`` of ``step`` holds ``battle_won``, ``draw``,
 ``dead_allies`` and ``dead_enemies`` [B] next to the base class's ``truncated`` and ``active``.
+
+``autoreset=True`` restarts each battle as soon as it ends (``base.py`` defines what ``step``
+returns then); row b's k-th battle starts from (seed, b, k) alone (``resets.py``), so a row's
+battles do not depend on when the other rows finish. The default (lockstep) keeps finished
+battles frozen until ``reset()``, exactly as before.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from .battle import TickConsts, apply_orders, simulate
 from .config import StarCraftConfig
 from .features import agent_geometry, avail_actions, build_layout, global_state, observations
 from .layout import initial_state
+from .resets import fresh_battles, start_template
 from .reward import outcome, shaped_reward
 from .scenarios import Scenario, get_scenario
 from .state import BattleState
@@ -24,9 +30,13 @@ from .tables import build_tables
 class StarCraftEnv(MultiAgentEnv):
     """A batch of ``batch_size`` battles of one scenario (SMAC v1 interface)."""
 
+    supports_autoreset = True
+
     def __init__(self, scenario: str | Scenario = "3m", batch_size: int = 1, device="cpu", seed: int | None = None,
-                 config: StarCraftConfig | None = None, **options):
+                 config: StarCraftConfig | None = None, autoreset: bool = False, **options):
         super().__init__(batch_size, device, seed)
+        self.autoreset = bool(autoreset)
+        self._seed = 0 if seed is None else int(seed)
         cfg = config or StarCraftConfig()
         unknown = set(options) - set(vars(cfg))
         if unknown:
@@ -39,9 +49,19 @@ class StarCraftEnv(MultiAgentEnv):
         self.layout = build_layout(self.tables, cfg, self.device)
         L = self.layout
         self._info = EnvInfo(self.tables.n_agents, L.n_actions, L.obs_dim, L.state_dim, self.scenario.episode_limit)
-        self.battle: BattleState = initial_state(self.tables, cfg, batch_size, self._info.n_actions, self.generator)
+        self._rows = torch.arange(batch_size, device=self.device)  # [B]
+        self._template = start_template(self.tables, cfg, self._info.n_actions)  # [1] the formation, no draws
+        self._start_features: tuple | None = None  # obs, state, avail of the fixed start (autoreset, no random_start)
+        self.battle: BattleState = self._new_battles()
         self._cache: dict = {}
         self._consts = TickConsts(self.tables, cfg.dt, batch_size, self.device)
+
+    def _new_battles(self) -> BattleState:
+        """A new battle in every row: from the generator (lockstep), or from (seed, row, episode) (autoreset)."""
+        if self.autoreset:
+            return fresh_battles(self.tables, self.config, self._info.n_actions, self._seed, self._rows, self.episode,
+                                 self._template).clone()
+        return initial_state(self.tables, self.config, self.batch_size, self._info.n_actions, self.generator)
 
     # ---- protocol ------------------------------------------------------------------------------
     def env_info(self) -> EnvInfo:
@@ -51,11 +71,37 @@ class StarCraftEnv(MultiAgentEnv):
         """Re-seed as the constructor does, including its draw of a first battle, so that ``env.reset(seed=s)`` and
         ``StarCraftEnv(seed=s).reset()`` start the same battles (with ``random_start`` too)."""
         super().seed(seed)
-        self.battle = initial_state(self.tables, self.config, self.batch_size, self._info.n_actions, self.generator)
+        self._seed = int(seed)
+        self.battle = self._new_battles()
 
     def _reset(self) -> None:
-        self.battle = initial_state(self.tables, self.config, self.batch_size, self._info.n_actions, self.generator)
+        self.battle = self._new_battles()
         self._cache = {}
+
+    def _restart(self, done: torch.Tensor) -> None:
+        """Autoreset: new battles in the rows ``done`` [B]; their obs/state/avail replace those rows of the
+        cached features (the ended battles' features stay in ``step``'s ``info["final_*"]``)."""
+        idx = done.nonzero().squeeze(1)  # [K]
+        fresh = fresh_battles(self.tables, self.config, self._info.n_actions, self._seed, idx, self.episode[idx],
+                              self._template)
+        final = {"obs": self.get_obs(), "state": self.get_state(), "avail": self.get_avail_actions()}
+        self.battle = self.battle.put_rows(idx, fresh)
+        if self.config.random_start:
+            new = self._features_of(fresh, self.t[idx])
+        else:  # every battle starts from the same formation: its features are computed once
+            if self._start_features is None:
+                one = fresh.rows(slice(0, 1))
+                self._start_features = self._features_of(one, torch.zeros(1, dtype=torch.long, device=self.device))
+            new = tuple(f.expand(len(idx), *f.shape[1:]) for f in self._start_features)
+        self._cache = {k: final[k].index_copy(0, idx, v) for k, v in zip(("obs", "state", "avail"), new)}
+
+    def _features_of(self, s: BattleState, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """obs, state and avail of the battles ``s`` at steps ``t``."""
+        T, cfg = self.tables, self.config
+        geometry = agent_geometry(s, T)
+        avail = avail_actions(s, T, cfg, geometry[2])
+        obs = observations(s, T, cfg, self.layout, geometry, avail, t, self._info.episode_limit)
+        return obs, global_state(s, T, cfg, self.layout), avail
 
     def _step(self, actions: torch.Tensor):
         T, cfg, old = self.tables, self.config, self.battle
@@ -64,7 +110,7 @@ class StarCraftEnv(MultiAgentEnv):
         apply_orders(s, actions, T, cfg.move_amount)
         simulate(s, T, cfg, self._consts)
         active = self.active
-        if not bool(active.all()):  # one host sync per step; freezes finished battles
+        if not self.autoreset and not bool(active.all()):  # one host sync per step; freezes finished battles
             s = s.where(active, old)
         self.battle = s
         self._cache = {}
@@ -80,11 +126,12 @@ class StarCraftEnv(MultiAgentEnv):
         return reward, terminal, info
 
     def _features(self) -> dict:
-        if not self._cache:
-            geometry = agent_geometry(self.battle, self.tables)
-            self._cache = {"geometry": geometry,
-                           "avail": avail_actions(self.battle, self.tables, self.config, geometry[2])}
-        return self._cache
+        c = self._cache
+        if "geometry" not in c:  # after a restart the cache holds obs/state/avail only
+            c["geometry"] = agent_geometry(self.battle, self.tables)
+        if "avail" not in c:
+            c["avail"] = avail_actions(self.battle, self.tables, self.config, c["geometry"][2])
+        return c
 
     def get_avail_actions(self) -> torch.Tensor:
         return self._features()["avail"]

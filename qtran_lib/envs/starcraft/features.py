@@ -4,9 +4,11 @@ Layouts follow SMAC v1 (spec §3.1-3.3) so sizes match the published numbers:
 obs = [move (4) | enemies E x (5 + sh_e + tb) | allies (N-1) x (5 + sh_a + tb) | own (1 + sh_a + tb)],
 state = [allies N x (4 + sh_a + tb) | enemies E x (3 + sh_e + tb) | last actions N x n_actions].
 
-Speed: every (agent, unit) pair gets one padded feature row, and a static index table picks
-SMAC's layout out of them with a single ``gather`` (dropping shield columns where a race has
-none, skipping the agent itself among its allies), instead of dozens of slices and cats.
+Speed: each feature column is computed straight into its place in the output ([B, N, obs_dim]
+views with ``out=``), so no [B, N, U, F] intermediate is built and nothing is gathered from one:
+one pass over the output, which keeps large maps scaling with B. Only arithmetic that is exact
+in IEEE float (products, quotients, comparisons) follows the shared ``hypot``, so the values are
+bit-identical to a padded per-pair table.
 """
 from __future__ import annotations
 
@@ -19,21 +21,21 @@ from .config import StarCraftConfig
 from .state import BattleState
 from .tables import BattleTables
 
-# padded per-pair features: flag, dist, dx, dy, hp, shield, type one-hot (tb), [last action one-hot], zero pad
-_FLAG, _DIST, _DX, _DY, _HP, _SH, _TYPE = range(7)
 # padded per-unit state row: hp, cooldown, x, y, shield, type one-hot (tb)
 _S_HP, _S_CD, _S_X, _S_Y, _S_SH, _S_TYPE = range(6)
 
 
 @dataclass
 class Layout:
-    """Static sizes and gather tables of the SMAC layout for one scenario and config."""
+    """Static sizes of the SMAC layout for one scenario and config."""
 
     n_actions: int
     obs_dim: int
     state_dim: int
-    pair_width: int
-    obs_index: torch.Tensor  # [N, obs_core] positions in the flattened [U * pair_width + n_actions] rows
+    enemy_width: int  # per enemy: flag, dist, dx, dy, hp, [shield], type one-hot
+    ally_width: int  # per ally: the same, [+ last action one-hot]
+    own_width: int  # hp, [shield], type one-hot
+    others: torch.Tensor  # [N, N-1] agent i's k-th ally (every agent but i, in slot order)
     state_index: torch.Tensor  # [state_core] positions in the flattened [U * 5 + tb] rows
 
 
@@ -43,29 +45,18 @@ def build_layout(T: BattleTables, cfg: StarCraftConfig, device) -> Layout:
     sh_a, sh_e = T.shields_ally, T.shields_enemy
     n_actions = N_NO_ATTACK + E
     la = n_actions if cfg.obs_last_action else 0
-    pw = _TYPE + tb + la + 1  # + one zero padding column
-    types = list(range(_TYPE, _TYPE + tb))
-    enemy_cols = [_FLAG, _DIST, _DX, _DY, _HP] + ([_SH] if sh_e else []) + types
-    ally_cols = [_FLAG, _DIST, _DX, _DY, _HP] + ([_SH] if sh_a else []) + types + list(range(_TYPE + tb, pw - 1))
-    own_cols = [_HP] + ([_SH] if sh_a else []) + types
+    enemy_width, ally_width, own_width = 5 + sh_e + tb, 5 + sh_a + tb + la, 1 + sh_a + tb
     U = T.n_units
-    rows = []  # pair features are stored feature-major, [pw, U] per agent: index = column * U + unit
-    for i in range(N):
-        r = [(pw - 1) * U] * 4  # move availability: filled in after the gather
-        for j in range(N, N + E):
-            r += [c * U + j for c in enemy_cols]
-        for j in range(N):
-            if j != i:
-                r += [c * U + j for c in ally_cols]
-        r += [c * U + i for c in own_cols]
-        rows.append(r)
+    others = [[j for j in range(N) if j != i] for i in range(N)]
     s_types = list(range(_S_TYPE, _S_TYPE + tb))
     s_ally = [_S_HP, _S_CD, _S_X, _S_Y] + ([_S_SH] if sh_a else []) + s_types
     s_enemy = [_S_HP, _S_X, _S_Y] + ([_S_SH] if sh_e else []) + s_types
     state_index = [c * U + j for j in range(N) for c in s_ally] + [c * U + j for j in range(N, N + E) for c in s_enemy]
-    obs_dim = len(rows[0]) + int(cfg.obs_timestep_number) + (N if cfg.obs_agent_id else 0)
+    core = 4 + E * enemy_width + (N - 1) * ally_width + own_width
+    obs_dim = core + int(cfg.obs_timestep_number) + (N if cfg.obs_agent_id else 0)
     state_dim = len(state_index) + (N * n_actions if cfg.state_last_action else 0)
-    return Layout(n_actions, obs_dim, state_dim, pw, torch.tensor(rows, dtype=torch.long, device=device),
+    return Layout(n_actions, obs_dim, state_dim, enemy_width, ally_width, own_width,
+                  torch.tensor(others, dtype=torch.long, device=device).view(N, N - 1),
                   torch.tensor(state_index, dtype=torch.long, device=device))
 
 
@@ -102,29 +93,65 @@ def avail_actions(s: BattleState, T: BattleTables, cfg: StarCraftConfig, dist: t
 def observations(s: BattleState, T: BattleTables, cfg: StarCraftConfig, layout: Layout, geometry: tuple,
                  avail: torch.Tensor, t: torch.Tensor, limit: int) -> torch.Tensor:
     """[B, N, obs_dim] SMAC observations; rows of dead agents are zero."""
-    B, U = s.hp.shape
-    N = T.n_agents
+    B = s.hp.shape[0]
+    N, E, tb = T.n_agents, T.n_enemies, T.type_bits
     dx, dy, dist = geometry  # [B, N, U]
     seen = ((dist < cfg.sight_range) & s.alive[:, None, :] & s.alive[:, :N, None]).float()  # [B, N, U]; dead see nothing
     seen_s = seen / cfg.sight_range
-    flag = torch.cat([seen[..., :N], avail[..., N_NO_ATTACK:N_NO_ATTACK + T.n_enemies] * seen[..., N:]], -1)
-    cols = [flag, dist * seen_s, dx * seen_s, dy * seen_s, (s.hp / T.hp_max)[:, None, :] * seen,
-            (s.shield / T.shield_max.clamp_min(1e-6))[:, None, :] * seen]
-    cols += [T.type_onehot[:, k] * seen for k in range(T.type_bits)]
-    if cfg.obs_last_action:
-        last = torch.nn.functional.one_hot(s.last_action, layout.n_actions).float()  # [B, N, n_actions]
-        last = torch.cat([last, torch.zeros(B, U - N, layout.n_actions, device=last.device)], 1)  # [B, U, n_act]
-        cols += [last[:, None, :, k] * seen for k in range(layout.n_actions)]
-    cols.append(torch.zeros_like(seen))  # padding column, read by the move-availability slots below
-    pair = torch.stack(cols, 2).flatten(2)  # [B, N, pw * U]: one copy (feature-major: stacking last is 4x slower)
-    obs = pair.gather(2, layout.obs_index.expand(B, -1, -1))
-    obs[..., :4] = avail[..., 2:N_NO_ATTACK]  # zero for the dead, like everything else
-    parts = [obs]
+    hp = s.hp / T.hp_max  # [B, U]
+    sh = s.shield / T.shield_max.clamp_min(1e-6) if T.shields_ally or T.shields_enemy else None
+    obs = dist.new_empty(B, N, layout.obs_dim)
+    obs[..., :4] = avail[..., 2:N_NO_ATTACK]  # move availability: zero for the dead, like everything else
+    o = 4
+    if E:  # enemies: [B, N, E, enemy_width] view of obs
+        e = obs[..., o:o + E * layout.enemy_width].unflatten(-1, (E, layout.enemy_width))
+        o += E * layout.enemy_width
+        torch.mul(avail[..., N_NO_ATTACK:N_NO_ATTACK + E], seen[..., N:], out=e[..., 0])  # flag: attackable and seen
+        _pair_columns(e, None, seen[..., N:], seen_s[..., N:], dist[..., N:], dx[..., N:], dy[..., N:],
+                      hp[:, None, N:], sh[:, None, N:] if T.shields_enemy else None, T.type_onehot[N:])
+    if N > 1:  # other allies: [B, N, N-1, ally_width] view, agent i's own slot skipped
+        a = obs[..., o:o + (N - 1) * layout.ally_width].unflatten(-1, (N - 1, layout.ally_width))
+        o += (N - 1) * layout.ally_width
+        idx = layout.others.expand(B, -1, -1)  # [B, N, N-1]
+        seen_a = seen[..., :N].gather(2, idx)
+        others = layout.others
+        _pair_columns(a, seen_a, seen_a, seen_s[..., :N].gather(2, idx), dist[..., :N].gather(2, idx),
+                      dx[..., :N].gather(2, idx), dy[..., :N].gather(2, idx), hp[:, others],
+                      sh[:, others] if T.shields_ally else None, T.type_onehot[others])
+        if cfg.obs_last_action:
+            last = torch.nn.functional.one_hot(s.last_action, layout.n_actions).float()  # [B, N, n_actions]
+            torch.mul(last[:, others], seen_a[..., None], out=a[..., a.shape[-1] - layout.n_actions:])
+    own = obs[..., o:o + layout.own_width]  # hp, shield, type of the agent itself, seen iff alive
+    o += layout.own_width
+    seen_i = seen.diagonal(dim1=1, dim2=2)  # [B, N]
+    torch.mul(hp[:, :N], seen_i, out=own[..., 0])
+    if T.shields_ally:
+        torch.mul(sh[:, :N], seen_i, out=own[..., 1])
+    if tb:
+        torch.mul(seen_i[..., None], T.type_onehot[:N], out=own[..., own.shape[-1] - tb:])
     if cfg.obs_timestep_number:
-        parts.append((t.float() / limit)[:, None, None].expand(-1, N, 1) * s.alive[:, :N, None])
+        torch.mul((t.float() / limit)[:, None], s.alive[:, :N], out=obs[..., o])
+        o += 1
     if cfg.obs_agent_id:
-        parts.append(torch.eye(N, device=obs.device).expand(B, -1, -1))
-    return torch.cat(parts, -1) if len(parts) > 1 else obs
+        obs[..., o:o + N] = torch.eye(N, device=obs.device)
+    return obs
+
+
+def _pair_columns(out, flag, seen, seen_s, dist, dx, dy, hp, sh, types) -> None:
+    """Write flag (unless None), dist, dx, dy, hp, [shield], type one-hot of every (agent, unit) pair into
+    ``out`` [B, N, K, F]."""
+    if flag is not None:
+        out[..., 0] = flag
+    torch.mul(dist, seen_s, out=out[..., 1])
+    torch.mul(dx, seen_s, out=out[..., 2])
+    torch.mul(dy, seen_s, out=out[..., 3])
+    torch.mul(hp, seen, out=out[..., 4])
+    c = 5
+    if sh is not None:
+        torch.mul(sh, seen, out=out[..., 5])
+        c = 6
+    if types.shape[-1]:
+        torch.mul(seen[..., None], types, out=out[..., c:c + types.shape[-1]])
 
 
 def global_state(s: BattleState, T: BattleTables, cfg: StarCraftConfig, layout: Layout) -> torch.Tensor:

@@ -40,6 +40,10 @@ class BattleState:
         """The battles ``idx`` (a slice, index tensor or bool mask) as a new state."""
         return BattleState(**{f.name: getattr(self, f.name)[idx].clone() for f in fields(self)})
 
+    def put_rows(self, idx: torch.Tensor, new: BattleState) -> BattleState:
+        """This state with rows ``idx`` [K] replaced by the K battles of ``new`` (a new state; no writes in place)."""
+        return BattleState(**{f.name: getattr(self, f.name).index_copy(0, idx, getattr(new, f.name)) for f in fields(self)})
+
     def where(self, keep_new: torch.Tensor, old: BattleState) -> BattleState:
         """Row-wise select: this state where ``keep_new`` [B] is True, else ``old``."""
         out = {}
