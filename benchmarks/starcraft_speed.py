@@ -108,7 +108,8 @@ def machine() -> str:
         pass
     load = f", load average {os.getloadavg()[0]:.1f} while measuring" if hasattr(os, "getloadavg") else ""
     threads = os.environ.get("STARCRAFT_BENCH_THREADS", "1")
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({threads} thread), Python {platform.python_version()}{load}"
+    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({threads} thread), "
+            f"Python {platform.python_version()}{load}")
 
 
 def main(maps, batches, budget_s: float, baseline: str | None) -> str:

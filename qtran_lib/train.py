@@ -1,7 +1,8 @@
 """``train(config)``: the one training loop for one-step games and episodic tasks alike.
 
 Collect B episodes with epsilon-greedy agents (a lockstep batch, or with ``runner: autoreset`` the next B to
-complete) -> store them -> sample a batch -> one update of the learner; every so often evaluate greedily, log a row of metrics, and checkpoint. Resuming restores
+complete) -> store them -> sample a batch -> one update of the learner; every so often evaluate greedily, log a
+row of metrics, and checkpoint. Resuming restores
 every random generator, so a resumed run continues bit-exactly.
 """
 from __future__ import annotations

@@ -36,8 +36,8 @@ def test_greedy_episodes_equal_lockstep_ones_from_the_same_starts():
         assert data["filled"].shape[0] == 8 and stats["steps"] % 8 == 0
         # lockstep twin: the same 8 battles (same rows' k-th starts), played to the end by the same greedy agents
         ref = StarCraftEnv("3m", batch_size=8, seed=0, random_start=True)
-        ref._reset = lambda: setattr(ref, "battle", fresh_battles(ref.tables, ref.config, 9, 5, stats["row"],
-                                                                   stats["episode"]))
+        starts = fresh_battles(ref.tables, ref.config, 9, 5, stats["row"], stats["episode"])
+        ref._reset = lambda env=ref, s=starts: setattr(env, "battle", s)
         want, want_stats = run_episodes(ref, learner, 0.0)
         assert torch.equal(stats["length"], want_stats["length"])
         assert torch.allclose(stats["return"], want_stats["return"])

@@ -1,22 +1,9 @@
 """Per-battle restarts (``autoreset=True``): what ``step`` returns, per-row seed streams, and the default unchanged."""
-import dataclasses
 
 import torch
 
 from qtran_lib.envs.starcraft import StarCraftEnv, heuristic_actions, random_actions
-from qtran_lib.envs.starcraft.layout import start_positions
-from qtran_lib.envs.starcraft.resets import counter_uniforms, fresh_battles, place_starts
-
-
-def test_place_starts_matches_layout():
-    """resets.place_starts applies layout.start_positions' transform to given uniforms (keep the two in step)."""
-    for name in ("3m", "2s3z", "MMM2", "corridor"):
-        env = StarCraftEnv(name, batch_size=16, random_start=True)
-        g = torch.Generator().manual_seed(7)
-        u = torch.rand(16, 5, generator=torch.Generator().manual_seed(7))
-        pos, ap = start_positions(env.tables, env.config, 16, g)
-        pos2, ap2 = place_starts(env.tables, env.config, u)
-        assert torch.equal(pos, pos2) and torch.equal(ap, ap2), name
+from qtran_lib.envs.starcraft.resets import counter_uniforms, fresh_battles
 
 
 def test_counter_uniforms_are_uniform_and_independent_of_the_subset():

@@ -15,24 +15,38 @@ def start_positions(tables: BattleTables, cfg: StarCraftConfig, batch: int,
     """Start positions [B, U, 2] and enemy attack points [B, 2].
 
     Without ``random_start`` every battle starts from the scenario's formation. With it, all
-    randomness of a reset is drawn as one [B, 5] tensor: a side swap (point reflection of the
-    whole layout through the map centre of the playable box) and a shift of each army's centre.
-    On maps with terrain a swap or an army's shift that would put a unit (or the enemies' goal)
-    on a wall is dropped for that battle.
+    randomness of a reset is drawn as one [B, 5] tensor of uniforms (``place_starts`` says what each
+    one moves).
     """
     dev = tables.start_pos.device
-    pos = tables.start_pos.expand(batch, -1, -1).clone()  # [B, U, 2]
-    ap = tables.attack_point.expand(batch, -1).clone()  # [B, 2]
     if not cfg.random_start:
-        return pos, ap
-    u = torch.rand(batch, 5, generator=generator, device=dev)  # [B, 5]
+        return tables.start_pos.expand(batch, -1, -1).clone(), tables.attack_point.expand(batch, -1).clone()
+    return place_starts(tables, cfg, torch.rand(batch, N_UNIFORMS, generator=generator, device=dev))
+
+
+N_UNIFORMS = 5
+"""Uniforms per randomised start: side swap, then a 2-D shift per army."""
+
+
+def place_starts(tables: BattleTables, cfg: StarCraftConfig, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Randomised start positions [K, U, 2] and attack points [K, 2] from uniforms ``u`` [K, 5].
+
+    ``u[:, 0] < 0.5`` swaps the sides (a point reflection of the whole layout through the centre of the
+    playable box); ``u[:, 1:]`` shift each army's centre by up to ``start_jitter`` per axis. On maps with
+    terrain a swap or an army's shift that would put a unit (or the enemies' goal) on a wall is dropped
+    for that battle. Shared by lockstep resets (uniforms from a generator) and per-battle restarts
+    (counter-based uniforms, ``resets.py``).
+    """
+    k, dev = u.shape[0], tables.start_pos.device
+    pos = tables.start_pos.expand(k, -1, -1)  # [K, U, 2]
+    ap = tables.attack_point.expand(k, -1)  # [K, 2]
     x0, y0, x1, y1 = tables.box
     centre = torch.tensor([(x0 + x1) / 2, (y0 + y1) / 2], device=dev)
-    swap = (u[:, 0] < 0.5)[:, None, None]  # [B, 1, 1]
+    swap = (u[:, 0] < 0.5)[:, None, None]  # [K, 1, 1]
     pos1 = torch.where(swap, 2 * centre - pos, pos)
     ap1 = torch.where(swap[:, 0], 2 * centre - ap, ap)
     pos, ap = _keep_on_terrain(tables, pos1, pos, ap1, ap, torch.ones_like(tables.is_ally))
-    shift = (u[:, 1:] * 2 - 1).view(batch, 2, 2) * cfg.start_jitter  # [B, team, 2]
+    shift = (u[:, 1:] * 2 - 1).view(k, 2, 2) * cfg.start_jitter  # [K, team, 2]
     team = (~tables.is_ally).long()  # [U]
     lo = torch.tensor([x0, y0], device=dev) + 0.5
     hi = torch.tensor([x1, y1], device=dev) - 0.5

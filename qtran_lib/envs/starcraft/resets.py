@@ -13,15 +13,13 @@ import dataclasses
 import torch
 
 from .config import StarCraftConfig
-from .layout import initial_state
+from .layout import N_UNIFORMS, initial_state, place_starts
 from .state import BattleState
 from .tables import BattleTables
 
 _MASK = 0xFFFFFFFF  # the hash works on 32-bit words held in int64, so products never overflow
 _MULT = 0x45D9F3B  # an odd multiplier < 2**27 with good avalanche (a common 32-bit integer mixer's constant)
 _GOLDEN = 0x9E3779B9  # 2**32 / golden ratio: spreads consecutive counters over the word
-N_UNIFORMS = 5
-"""Uniforms per start, as ``layout.start_positions`` draws them: side swap, then a 2-D shift per army."""
 
 
 def mix32(x: torch.Tensor) -> torch.Tensor:
@@ -43,31 +41,6 @@ def counter_uniforms(seed: int, rows: torch.Tensor, episodes: torch.Tensor, n: i
     comp = torch.arange(n, device=rows.device) * _GOLDEN & _MASK  # [n]
     h = mix32(h[:, None] ^ comp)  # [K, n]
     return (h >> 8).float() * 2.0 ** -24
-
-
-def place_starts(tables: BattleTables, cfg: StarCraftConfig, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Start positions [K, U, 2] and attack points [K, 2] from ``u`` [K, 5] uniforms.
-
-    The same transform as ``layout.start_positions`` applies to its own [B, 5] draw (a test checks the two
-    agree); ``layout`` draws from a generator, which a per-battle restart cannot share.
-    """
-    k, dev = u.shape[0], tables.start_pos.device
-    pos = tables.start_pos.expand(k, -1, -1)  # [K, U, 2]
-    ap = tables.attack_point.expand(k, -1)  # [K, 2]
-    x0, y0, x1, y1 = tables.box
-    centre = torch.tensor([(x0 + x1) / 2, (y0 + y1) / 2], device=dev)
-    swap = (u[:, 0] < 0.5)[:, None, None]  # [K, 1, 1]
-    pos = torch.where(swap, 2 * centre - pos, pos)
-    ap = torch.where(swap[:, 0], 2 * centre - ap, ap)
-    shift = (u[:, 1:] * 2 - 1).view(k, 2, 2) * cfg.start_jitter  # [K, team, 2]
-    if tables.walkable is not None:  # terrain maps: slide along the diagonal corridor, never into walls
-        shift = shift[..., :1].expand(-1, -1, 2)
-    team = (~tables.is_ally).long()  # [U]
-    pos = pos + shift[:, team]
-    ap = ap + shift[:, 0]
-    lo = torch.tensor([x0, y0], device=dev) + 0.5
-    hi = torch.tensor([x1, y1], device=dev) - 0.5
-    return torch.maximum(torch.minimum(pos, hi), lo), torch.maximum(torch.minimum(ap, hi), lo)
 
 
 def start_template(tables: BattleTables, cfg: StarCraftConfig, n_actions: int) -> BattleState:

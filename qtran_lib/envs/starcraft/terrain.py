@@ -9,7 +9,7 @@ whole playable area is walkable, so they carry no grid (the scenario's ``playabl
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 
 import torch
 
@@ -23,7 +23,7 @@ def terrains() -> list[str]:
     return sorted(f[:-4] for f in os.listdir(TERRAIN_DIR) if f.endswith(".txt"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rows(name: str) -> tuple[str, ...]:
     path = os.path.join(TERRAIN_DIR, f"{name}.txt")
     if not os.path.exists(path):
