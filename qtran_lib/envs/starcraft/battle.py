@@ -22,7 +22,9 @@ from .units import HP_PER_ENERGY, MEDIVAC_ENERGY_MAX, MEDIVAC_ENERGY_REGEN, SHIE
 
 CROWDED = 0.05
 """A unit whose overlaps, summed as (r_i + r_j) / d_ij - 1 over its neighbours, still exceed this
-after a tick's collision passes (about 5 % of touching distance) holds still the next tick."""
+before a tick's last collision pass (about 5 % of touching distance) holds still the next tick:
+the passes then clear the crowd instead of chasing walkers that keep pressing in. Our choice,
+tuned so that issue 22's overlap statistic stays far below 0.01 (SC2 units queue similarly)."""
 # action ids: 0 no-op, 1 stop, 2 north (+y), 3 south, 4 east (+x), 5 west, 6+j attack/heal j
 N_NO_ATTACK = 6
 
@@ -99,7 +101,7 @@ class TickConsts:
         self.e_slot = torch.arange(T.n_agents, T.n_units, device=device)
         x0, y0, x1, y1 = T.box
         self.lo_x, self.hi_x, self.lo_y, self.hi_y = x0 + 0.01, x1 - 0.01, y0 + 0.01, y1 - 0.01
-        self.centre = ((x0 + x1) / 2, (y0 + y1) / 2)
+        self.centre = (scalar((x0 + x1) / 2), scalar((y0 + y1) / 2))  # keeps squared norms small in collisions
 
 
 def tick(s: BattleState, T: BattleTables, c: TickConsts, tgt: torch.Tensor, attack: torch.Tensor,

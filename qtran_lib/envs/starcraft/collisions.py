@@ -6,6 +6,8 @@ apart along the line joining their centres until they touch (centre distance r_i
 r half the unit's footprint). A unit standing still (attacking within reach, or idle) is not
 moved by a unit that walks into it: the walker takes the whole correction and slides along
 it, as SC2 units flow around a unit that holds; two walkers, or two standing units, share it.
+Units that a tick leaves pressed into a crowd wait a tick (``battle.CROWDED``). Issue 22's
+overlap statistic (``overlap_share``) measures how well this holds.
 """
 from __future__ import annotations
 
@@ -13,8 +15,10 @@ import torch
 
 OVERLAP_FRACTION = 0.8
 """Issue 22's overlap statistic: a pair overlaps if its centre distance < 0.8 (r_i + r_j)."""
+
+
 def separate(x: torch.Tensor, y: torch.Tensor, alive: torch.Tensor, walking: torch.Tensor, touch: torch.Tensor,
-             mobile: torch.Tensor, iters: int, centre: tuple[float, float] = (16.0, 16.0),
+             mobile: torch.Tensor, iters: int, centre=(16.0, 16.0),
              confine=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Push overlapping live units apart with ``iters`` Jacobi passes.
 
@@ -23,8 +27,8 @@ def separate(x: torch.Tensor, y: torch.Tensor, alive: torch.Tensor, walking: tor
     x, y [B, U] positions after this tick's walk; alive, walking [B, U] bool; touch [U, U]
     r_i + r_j for pairs that collide (same plane, i != j), else 0; mobile [U] 1.0 for units that
     can move (0: a spine crawler is never pushed); centre: a point near the units (the map's
-    centre: it keeps the squared norms below small). ``confine(new_x, new_y, old_x, old_y)``, if
-    given, keeps each pass's result on walkable ground.
+    centre), subtracted so that the matmul form of d^2 stays accurate in float32.
+    ``confine(new_x, new_y, old_x, old_y)``, if given, keeps each pass's result on walkable ground.
     Per pair the standing unit's share of the correction is 0, the walker's 1, else 1/2:
     share_ij = (1 + k_i - k_j) / 2 with k = walking. With w_ij = relu(touch_ij / d_ij - 1),
     unit i moves by -sum_j w_ij share_ij (p_j - p_i), which one batched matmul of w with
