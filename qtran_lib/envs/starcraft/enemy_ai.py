@@ -8,7 +8,7 @@ otherwise it picks the closest ally within its scan range (plus the ally's radiu
 it, among those its weapon can hit (marauders never pick medivacs). The maps give every unit
 the same AttackTargetPriority (20), so distance alone decides. Once at the point the unit has
 no order left and idles there, still acquiring targets in range (it does not hunt allies
-across the map; SMAClite idles there too). Enemy medivacs heal the most hurt teammate within
+across the map; SMAClite keeps them at the point too). Enemy medivacs heal the most hurt teammate within
 reach and otherwise follow their army's centre.
 """
 from __future__ import annotations
