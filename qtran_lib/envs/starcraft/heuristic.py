@@ -11,7 +11,8 @@ _INF = float("inf")
 def heuristic_actions(env) -> torch.Tensor:
     """[B, N] actions of a simple focus-fire script that always respects the availability mask.
 
-    Each live agent attacks the weakest (HP + shield) enemy it may attack; with none in range
+    Each live agent attacks the weakest (HP + shield) enemy it may attack (the mask allows it and
+    its weapon can target it: a marauder never picks a medivac); with none in range
     it walks toward the closest live enemy along the dominant axis. A medivac heals the most
     hurt ally it may heal, else follows the closest ally. Dead agents no-op.
     """
@@ -23,7 +24,7 @@ def heuristic_actions(env) -> torch.Tensor:
     alive = s.alive[:, :N]
 
     health = (s.hp + s.shield)[:, None, N:]  # [B, 1, E]
-    can_hit = avail[..., N_NO_ATTACK:N_NO_ATTACK + E]  # [B, N, E]
+    can_hit = avail[..., N_NO_ATTACK:N_NO_ATTACK + E] & T.can_target[:N, N:]  # [B, N, E]; no orders SC2 rejects
     weakest_cost, weakest = torch.where(can_hit, health, _INF).min(-1)  # [B, N]
     attack = torch.where(weakest_cost < _INF, N_NO_ATTACK + weakest, -1)
 

@@ -43,7 +43,8 @@ class BattleTables:
     opponent: torch.Tensor  # [U, U] bool, different teams
     scan_ea: torch.Tensor  # [E, N] enemy scan radius + ally radius
     reach_ea: torch.Tensor  # [E, N]
-    priority: torch.Tensor  # [N] -1e6 for medivacs (added to squared distances: the AI targets them first)
+    can_target: torch.Tensor  # [U, U] bool: a's attack (heal) may target t (opponents on a plane its weapon hits)
+    target_ea: torch.Tensor  # [E, N] bool: can_target of enemies on allies
     armor_free: bool
     """No shields and no armor anywhere: damage to HP equals raw damage (skips work)."""
     move_dx: torch.Tensor  # [n_actions] x of each action's move direction (0 unless a move)
@@ -100,6 +101,15 @@ def _formation(n: int, spacing: float, mirror: bool) -> list[tuple[float, float]
     return pts
 
 
+def _can_target(a, t, same_team: bool, same_unit: bool) -> bool:
+    """Whether unit type ``a`` may attack (medivac: heal) ``t``. Weapons hit air only if the
+    type says so (SC2 data: marauders are ground-only); medivacs heal other ground units of
+    their own team (SC2's MedivacHeal cannot target air units)."""
+    if a.heal_rate > 0:
+        return same_team and not same_unit and not t.air
+    return not same_team and (a.hits_air or not t.air)
+
+
 def build_tables(scenario: Scenario, device: torch.device) -> BattleTables:
     """Turn a scenario into the static tensors the simulator reads."""
     slots = _slots(scenario)
@@ -118,11 +128,13 @@ def build_tables(scenario: Scenario, device: torch.device) -> BattleTables:
     for i, a in enumerate(types):
         for j, t in enumerate(types):
             reach[i, j] = a.range + a.radius + t.radius
-            if ally[i] == ally[j] or a.heal_rate > 0:
+            if not _can_target(a, t, ally[i] == ally[j], i == j) or a.heal_rate > 0:
                 continue
             per_hit = a.damage + (a.bonus if a.bonus_vs and a.bonus_vs in t.attributes else 0.0)
             raw[i, j] = a.hits * per_hit
             hp[i, j] = a.hits * max(per_hit - t.armor, 0.0)
+    can_target = torch.tensor([[_can_target(a, t, ally[i] == ally[j], i == j) for j, t in enumerate(types)]
+                               for i, a in enumerate(types)])
     radii = torch.tensor([t.radius for t in types])
     air = torch.tensor([t.air for t in types])
     collide = (radii[:, None] + radii[None, :]) * (air[:, None] == air[None, :]) * (1 - torch.eye(n_units))
@@ -158,7 +170,7 @@ def build_tables(scenario: Scenario, device: torch.device) -> BattleTables:
         hp_max=vec([t.hp for t in types]),
         shield_max=vec([t.shield for t in types]),
         radius=vec([t.radius for t in types]),
-        speed=vec([t.speed for t in types]),
+        speed=vec([t.agent_speed if a and t.agent_speed else t.speed for t, a in zip(types, ally)]),
         cooldown=vec([t.cooldown for t in types]),
         cooldown_norm=vec([t.cooldown_norm / GAME_LOOPS_PER_SECOND for t in types]),
         regen=vec([t.regen for t in types]),
@@ -174,7 +186,8 @@ def build_tables(scenario: Scenario, device: torch.device) -> BattleTables:
         opponent=(vec(ally, torch.bool)[:, None] != vec(ally, torch.bool)[None, :]),
         scan_ea=(torch.tensor([t.scan_range for t in enemy_types])[:, None] + radii[None, :n_agents]).to(device),
         reach_ea=reach[n_agents:, :n_agents].to(device),
-        priority=vec([-1e6 * (t.heal_rate > 0) for t in types[:n_agents]]),
+        can_target=can_target.to(device),
+        target_ea=can_target[n_agents:, :n_agents].to(device),
         armor_free=bool(torch.equal(raw, hp)) and not any(t.shield > 0 for t in types),
         move_dx=vec([0.0, 0.0, 0.0, 0.0, 1.0, -1.0] + [0.0] * (n_units - n_agents)),
         move_dy=vec([0.0, 0.0, 1.0, -1.0, 0.0, 0.0] + [0.0] * (n_units - n_agents)),

@@ -1,0 +1,83 @@
+"""Ground-unit collisions: a per-tick projection that keeps units from overlapping.
+
+SC2 (and SMAClite's RVO2) never lets two ground units overlap; air units (medivacs) fly over
+everything. Here every tick ends with a few Jacobi passes that push each overlapping pair
+apart along the line joining their centres until they touch (centre distance r_i + r_j, with
+r half the unit's footprint). A unit standing still (attacking within reach, or idle) is not
+moved by a unit that walks into it: the walker takes the whole correction and slides along
+it, as SC2 units flow around a unit that holds; two walkers, or two standing units, share it.
+Units that a tick leaves pressed into a crowd wait a tick (``battle.CROWDED``). Issue 22's
+overlap statistic (``overlap_share``) measures how well this holds.
+"""
+from __future__ import annotations
+
+import torch
+
+OVERLAP_FRACTION = 0.8
+"""Issue 22's overlap statistic: a pair overlaps if its centre distance < 0.8 (r_i + r_j)."""
+
+
+def separate(x: torch.Tensor, y: torch.Tensor, alive: torch.Tensor, walking: torch.Tensor, touch: torch.Tensor,
+             mobile: torch.Tensor, iters: int, centre=(16.0, 16.0),
+             confine=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Push overlapping live units apart with ``iters`` Jacobi passes.
+
+    Returns the new x, y [B, U] and each unit's overlap before the last pass, sum_j w_ij [B, U].
+
+    x, y [B, U] positions after this tick's walk; alive, walking [B, U] bool; touch [U, U]
+    r_i + r_j for pairs that collide (same plane, i != j), else 0; mobile [U] 1.0 for units that
+    can move (0: a spine crawler is never pushed); centre: a point near the units (the map's
+    centre), subtracted so that the matmul form of d^2 stays accurate in float32.
+    ``confine(new_x, new_y, old_x, old_y)``, if given, keeps each pass's result on walkable ground.
+    Per pair the standing unit's share of the correction is 0, the walker's 1, else 1/2:
+    share_ij = (1 + k_i - k_j) / 2 with k = walking. With w_ij = relu(touch_ij / d_ij - 1),
+    unit i moves by -sum_j w_ij share_ij (p_j - p_i), which one batched matmul of w with
+    a_j [x_j, y_j, 1, k_j x_j, k_j y_j, k_j] (a = alive) gives for every unit at once.
+    """
+    a = alive.to(x.dtype)
+    k = walking.to(x.dtype) * a  # [B, U]
+    own = 0.5 * (1.0 + k)  # [B, U]: the (1 + k_i) / 2 part of the share
+    movable = mobile * a  # [B, U]
+    crowd = torch.zeros_like(x)
+    for _ in range(iters):
+        px, py = x - centre[0], y - centre[1]
+        w = _overlap_weights(px, py, touch)  # [B, U, U]
+        cols = torch.stack([a * px, a * py, a, k * px, k * py, k], -1)  # [B, U, 6]
+        m = torch.bmm(w, cols)  # [B, U, 6]: sums over j of w_ij * cols_j
+        push_x = own * (m[..., 0] - px * m[..., 2]) - 0.5 * (m[..., 3] - px * m[..., 5])
+        push_y = own * (m[..., 1] - py * m[..., 2]) - 0.5 * (m[..., 4] - py * m[..., 5])
+        nx, ny = x - push_x * movable, y - push_y * movable
+        x, y = confine(nx, ny, x, y) if confine is not None else (nx, ny)
+        crowd = m[..., 2]
+    return x, y, crowd
+
+
+def _overlap_weights(px: torch.Tensor, py: torch.Tensor, touch: torch.Tensor) -> torch.Tensor:
+    """[B, U, U] relu(touch_ij / d_ij - 1): 0 for pairs apart, overlap / distance otherwise.
+
+    d_ij^2 + eps = [p_i, |p_i|^2 + eps, 1] . [-2 p_j, 1, |p_j|^2] is one batched matmul, then four
+    in-place ops: far cheaper on CPU than broadcasting differences, which allocate several
+    [B, U, U] tensors (the eps keeps coincident units finite).
+    """
+    n = torch.addcmul(px * px, py, py)  # [B, U]
+    one = torch.ones_like(px)
+    left = torch.stack([px, py, n + 1e-4, one], -1)  # [B, U, 4]
+    right = torch.stack([-2.0 * px, -2.0 * py, one, n], 1)  # [B, 4, U]
+    d2 = torch.bmm(left, right).clamp_min_(1e-4)  # [B, U, U]
+    return d2.rsqrt_().mul_(touch).sub_(1.0).clamp_min_(0.0)
+
+
+def overlap_share(x: torch.Tensor, y: torch.Tensor, alive: torch.Tensor, radius: torch.Tensor,
+                  ground: torch.Tensor) -> torch.Tensor:
+    """[B] share of pairs of live ground units (both sides) closer than 0.8 (r_i + r_j).
+
+    x, y, alive [B, U]; radius [U] half footprints; ground [U] bool. Battles with fewer than two
+    live ground units give 0.
+    """
+    live = alive & ground  # [B, U]
+    d = torch.hypot(x[:, None, :] - x[:, :, None], y[:, None, :] - y[:, :, None])  # [B, U, U]
+    close = d < OVERLAP_FRACTION * (radius[:, None] + radius[None, :])
+    pair = live[:, None, :] & live[:, :, None]
+    pair = torch.triu(pair, diagonal=1)
+    n = pair.sum((1, 2))
+    return (close & pair).sum((1, 2)) / n.clamp_min(1)
