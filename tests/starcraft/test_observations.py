@@ -63,3 +63,33 @@ def test_obs_last_action_and_agent_id_options():
     obs, _, _ = env.reset()
     assert obs.shape[-1] == 30 + 2 * 9 + 1 + 3 == env.env_info().obs_dim
     assert torch.equal(obs[0, :, -3:], torch.eye(3))
+
+
+def test_2s3z_enemy_type_bits_are_smacs_swapped_order():
+    """SMAC numbers enemy types from SC2's ids on its stalker/zealot maps: enemy zealot bit 0, stalker bit 1."""
+    env = make_env("starcraft:2s3z", batch_size=1)
+    env.reset()
+    state = env.get_state()[0]
+    enemies = state[5 * 7: 5 * 7 + 5 * 6].view(5, 6)  # enemy rows: hp, cooldown, x, y, shield, type(2)
+    kinds = [t for t, n in env.scenario.enemies for _ in range(n)]  # stalker, stalker, zealot x3
+    for row, kind in zip(enemies, kinds):
+        assert row[4:].tolist() == ([0.0, 1.0] if kind == "stalker" else [1.0, 0.0]), kind
+    allies = state[:5 * 7].view(5, 7)
+    assert allies[0, 5:].tolist() == [1.0, 0.0]  # an allied stalker keeps bit 0
+
+
+def test_west_is_available_at_x_below_one_as_in_smac():
+    """SMAC checks int(x - 1), which truncates towards zero: west stays available for x in (0, 1)."""
+    env = make_env("starcraft:3m", batch_size=1)
+    env.reset()
+    s = env.get_battle_state()
+    s.x[0, 0] = 0.5
+    env.set_battle_state(s)
+    assert env.get_avail_actions()[0, 0, 5] == 1.0  # 5: west
+    s.x[0, 0] = 1.5
+    env.set_battle_state(s)
+    assert env.get_avail_actions()[0, 0, 5] == 1.0
+    s = env.get_battle_state()
+    s.y[0, 0] = 8.5  # the playable band starts at y = 8: south looks at cell 7, outside it
+    env.set_battle_state(s)
+    assert env.get_avail_actions()[0, 0, 3] == 0.0

@@ -74,8 +74,10 @@ def avail_actions(s: BattleState, T: BattleTables, cfg: StarCraftConfig, dist: t
     alive = s.alive[:, :N, None]  # [B, N, 1]
     x, y = s.x[:, :N], s.y[:, :N]
     x0, y0, x1, y1 = T.box
-    if T.walkable is None:  # SMAC checks the point half a move away
-        moves = torch.stack([y < y1 - 1, y >= y0 + 1, x < x1 - 1, x >= x0 + 1], -1)  # [B, N, 4]
+    if T.walkable is None:  # SMAC checks the cell of the point half a move (1) away, with int() truncating
+        # towards zero: at x in (0, 1) "west" looks at int(x - 1) = 0, a playable cell, so SMAC allows it
+        # (starcraft2.py, can_move / check_bounds); the same holds for "south" at y in (0, 1)
+        moves = torch.stack([y < y1 - 1, (y - 1).trunc() >= y0, x < x1 - 1, (x - 1).trunc() >= x0], -1)  # [B, N, 4]
     else:
         g = T.walkable
         moves = torch.stack([walkable(g, x, y + 1), walkable(g, x, y - 1), walkable(g, x + 1, y),

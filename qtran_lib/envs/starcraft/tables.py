@@ -110,6 +110,14 @@ def _can_target(a, t, same_team: bool, same_unit: bool) -> bool:
     return not same_team and (a.hits_air or not t.air)
 
 
+SMAC_ENEMY_TYPE_ORDER = {frozenset({"stalker", "zealot"}): ("zealot", "stalker")}
+"""Enemy type one-hot orders that differ from the allies' (alphabetical) order. SMAC numbers an enemy's type
+from SC2's unit ids (starcraft2.py, get_unit_type_id: ``unit_type - 73`` on its stalkers-and-zealots maps;
+Zealot = 73, Stalker = 74), while allied types follow the map's own ids (stalker first): on 2s3z, 3s5z and
+3s5z_vs_3s6z an enemy zealot has bit 0 and an enemy stalker bit 1, the reverse of the allies'. A network trained
+on SMAC expects this. On SMAC's other maps both sides share one order."""
+
+
 def build_tables(scenario: Scenario, device: torch.device) -> BattleTables:
     """Turn a scenario into the static tensors the simulator reads."""
     slots = _slots(scenario)
@@ -140,8 +148,9 @@ def build_tables(scenario: Scenario, device: torch.device) -> BattleTables:
     collide = (radii[:, None] + radii[None, :]) * (air[:, None] == air[None, :]) * (1 - torch.eye(n_units))
     onehot = torch.zeros(n_units, tb)
     if tb:
-        for i, (t, _) in enumerate(slots):
-            onehot[i, order.index(t)] = 1.0
+        enemy_order = SMAC_ENEMY_TYPE_ORDER.get(frozenset(order), order)
+        for i, (t, a) in enumerate(slots):
+            onehot[i, (order if a else enemy_order).index(t)] = 1.0
 
     # start layout: one formation per (team, group centre)
     centers = []
