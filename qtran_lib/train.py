@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from .checkpoint import check_compatible, clean_stale_temporaries, load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, check_compatible, clean_stale_temporaries, load_checkpoint, save_checkpoint
 from .config import TEST_SEED_OFFSET, TrainConfig, make_config
 from .envs import make_env
 from .exploration import episode_epsilons, linear_epsilon
@@ -143,6 +143,11 @@ def train(config: TrainConfig | dict, out: str | Path | None = None, resume: str
     autoreset = {"autoreset": True} if cfg.runner == "autoreset" else {}
     env = make_env(cfg.env, batch_size=cfg.batch_size_run, device=device, seed=cfg.seed, **autoreset, **cfg.env_args)
     test_env = make_env(cfg.env, batch_size=cfg.test_episodes, device=device, seed=cfg.seed + TEST_SEED_OFFSET, **cfg.env_args)
+    if ckpt is not None and ckpt.get("env_rules_version", 1) != env.rules_version:
+        raise CheckpointError(
+            f"{resume} was trained under version {ckpt.get('env_rules_version', 1)} of {cfg.env}'s rules; this library "
+            f"has version {env.rules_version}, whose episodes differ, so the run cannot continue: retrain it (--overwrite), "
+            "or resume it with the library version that made it")
     info = env.env_info()
     learner = make_learner(cfg, info, device)
     learner.reward_scale = resolve_reward_scale(cfg, env)
@@ -176,6 +181,7 @@ def train(config: TrainConfig | dict, out: str | Path | None = None, resume: str
             "explore_rng": explore_gen.get_state(), "sample_rng": sample_gen.get_state(),
             "counters": dict(counters), "metrics": metrics,
             "runner": runner.state_dict() if runner is not None else None,  # autoreset: the episodes in progress
+            "env_rules_version": env.rules_version,
             # the partial averages of the next metrics row, so a resumed run logs the same numbers
             "recent_returns": list(recent_returns), "recent_terms": list(recent_terms),
         }, out_dir / "checkpoint.pt")

@@ -124,3 +124,22 @@ def test_every_committed_results_folder_is_a_grid_row():
     assert committed, "no committed StarCraft runs found under results/starcraft"
     assert committed <= folders, f"committed folders without a GRID row: {sorted(committed - folders)}"
     assert all(f.startswith(("final/", "log/")) for f in committed), sorted(committed)
+
+
+def test_a_run_from_another_version_of_the_simulator_is_not_resumed(tmp_path):
+    """A checkpoint records the simulator's rules version; resuming it under other rules is refused by name."""
+    from qtran_lib.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+    from qtran_lib.envs.starcraft import SIMULATOR_VERSION
+
+    torch.set_num_threads(1)
+    cfg = make_config(load_yaml("starcraft"), algo="vdn", env="starcraft:3m", seed=0, batch_size_run=4,
+                      batch_size=4, buffer_size=8, updates_per_iteration=1, max_updates=2, t_max=10_000,
+                      test_interval=0, test_episodes=4, log_interval=1, hidden_dim=16)
+    train(cfg, out=tmp_path / "run", progress=False)
+    ckpt = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert ckpt["env_rules_version"] == SIMULATOR_VERSION
+    del ckpt["env_rules_version"]  # as written before versions were recorded: version 1
+    save_checkpoint(ckpt, tmp_path / "run" / "checkpoint.pt")
+    with pytest.raises(CheckpointError, match=f"version 1 of starcraft:3m's rules; this library has version "
+                                              f"{SIMULATOR_VERSION}"):
+        train(make_config(cfg.to_dict(), max_updates=4), resume=tmp_path / "run", progress=False)

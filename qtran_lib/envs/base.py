@@ -91,6 +91,9 @@ class MultiAgentEnv(abc.ABC):
 
     supports_autoreset = False
     """Whether the task implements ``_restart`` (per-row restarts, see the module docstring)."""
+    rules_version = 1
+    """The version of the task's rules. A change that alters what an episode does for the same actions bumps it:
+    a run trained under one version is not continued under another (``train`` checks it on resume)."""
 
     # ---- what every task defines -------------------------------------------------------------
     @abc.abstractmethod

@@ -17,12 +17,13 @@ CPU or GPU, behind the library's batched env protocol (``qtran_lib/envs/base.py`
   battles (matplotlib, imported lazily); ``to_pettingzoo("3m")`` wraps one battle as a
   PettingZoo ``ParallelEnv`` (optional dependency, imported lazily).
 
-Files: ``units.py`` (stats), ``scenarios.py`` (maps, YAML), ``tables.py`` (static tensors),
-``layout.py`` (start positions), ``state.py`` (dynamic tensors), ``battle.py`` (orders and
-ticks), ``enemy_ai.py``, ``features.py`` (obs/state/masks), ``reward.py``, ``env.py``.
+Files: ``units.py`` (stats), ``scenarios.py`` (maps, YAML), ``terrain.py`` (SMAC's pathing grids),
+``tables.py`` (static tensors), ``layout.py`` (start positions), ``resets.py`` (per-battle restarts),
+``state.py`` (dynamic tensors), ``battle.py`` (orders and ticks), ``collisions.py``, ``enemy_ai.py``,
+``features.py`` (obs/state/masks), ``reward.py``, ``env.py``.
 """
 from .config import StarCraftConfig
-from .env import StarCraftEnv, make_starcraft
+from .env import SIMULATOR_VERSION, StarCraftEnv, make_starcraft
 from .heuristic import heuristic_actions, random_actions
 from .scenarios import SCENARIOS, Scenario, get_scenario, load_scenario, scenarios
 from .units import UNIT_TYPES, UnitType
@@ -40,6 +41,6 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["SCENARIOS", "Scenario", "StarCraftConfig", "StarCraftEnv", "UNIT_TYPES", "UnitType", "get_scenario",
-           "heuristic_actions", "load_scenario", "make_starcraft", "random_actions", "scenarios",
+__all__ = ["SCENARIOS", "SIMULATOR_VERSION", "Scenario", "StarCraftConfig", "StarCraftEnv", "UNIT_TYPES", "UnitType",
+           "get_scenario", "heuristic_actions", "load_scenario", "make_starcraft", "random_actions", "scenarios",
            "render_frame", "animate_episode", "EpisodeRecorder", "StarCraftParallelEnv", "to_pettingzoo"]

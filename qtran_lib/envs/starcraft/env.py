@@ -26,11 +26,18 @@ from .scenarios import Scenario, get_scenario
 from .state import BattleState
 from .tables import build_tables
 
+SIMULATOR_VERSION = 2
+"""1: the first simulator (collisions once per step, procedural corridor, enemies chasing after the attack point,
+shields and medivacs in the wrong time unit); 2: SMAC's physics and maps (collisions every tick, SMAC's corridor
+grid and placements, SC2 game-second constants, ground-only weapons, one attack-move order, SMAC's obs quirks).
+The results a run folder holds were trained under the version its checkpoint records."""
+
 
 class StarCraftEnv(MultiAgentEnv):
     """A batch of ``batch_size`` battles of one scenario (SMAC v1 interface)."""
 
     supports_autoreset = True
+    rules_version = SIMULATOR_VERSION
 
     def __init__(self, scenario: str | Scenario = "3m", batch_size: int = 1, device="cpu", seed: int | None = None,
                  config: StarCraftConfig | None = None, autoreset: bool = False, **options):
