@@ -117,13 +117,19 @@ def test_results_script_trains_the_seeds_asked_for(monkeypatch):
 
 
 def test_every_committed_results_folder_is_a_grid_row():
-    """results/starcraft/final/<map> and log/<experiment>/<map> are rows of the script's GRID, so each can be regenerated."""
+    """results/starcraft/simulator_v<V>/{final/<map>, log/<experiment>/<map>} are rows of the script's GRID (the
+    grid is the same for every simulator version), so each can be regenerated; the script writes the current one."""
     script = _run_starcraft_script()
+    from qtran_lib.envs.starcraft import SIMULATOR_VERSION
+
+    assert script.OUT.name == f"simulator_v{SIMULATOR_VERSION}"
     folders = {row[0] for row in script.GRID}
-    committed = {str(m.parents[2].relative_to(script.OUT)) for m in script.OUT.glob("**/seed_*/metrics.csv")}
-    assert committed, "no committed StarCraft runs found under results/starcraft"
-    assert committed <= folders, f"committed folders without a GRID row: {sorted(committed - folders)}"
-    assert all(f.startswith(("final/", "log/")) for f in committed), sorted(committed)
+    versions = sorted(script.OUT.parent.glob("simulator_v*"))
+    assert versions, "no committed StarCraft runs found under results/starcraft"
+    for root in versions:
+        committed = {str(m.parents[2].relative_to(root)) for m in root.glob("**/seed_*/metrics.csv")}
+        assert committed <= folders, f"{root.name}: folders without a GRID row: {sorted(committed - folders)}"
+        assert all(f.startswith(("final/", "log/")) for f in committed), sorted(committed)
 
 
 def test_a_run_from_another_version_of_the_simulator_is_not_resumed(tmp_path):
