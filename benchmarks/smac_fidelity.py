@@ -11,7 +11,8 @@ Per map, with fixed starts and all battles in one batch, it measures
   overlap:  under the script, after every step, the share of pairs of live ground units whose
             centres are closer than 0.8 x the sum of their radii (mean over battle-steps, max), and
             the median over battle-steps of the closest pair's distance / touching distance.
-Sampling errors: binomial for rates, std / sqrt(n) for means. A difference counts as "within sampling
+Sampling errors: binomial for rates (Agresti-Coull, so that a rate of 0 or 1 out of n still carries
+an error of about 1/n), std / sqrt(n) for means. A difference counts as "within sampling
 error" when |ours - SMAClite| <= 2 sqrt(se_ours^2 + se_SMAClite^2).
 """
 from __future__ import annotations
@@ -98,11 +99,25 @@ def summarise(won, length, ret, timeout) -> dict:
         v = v.double()
         out[key] = float(v.mean())
         out[key + "_se"] = float(v.std() / math.sqrt(n)) if n > 1 else float("nan")
-    p = out["win"]
-    out["win_se"] = math.sqrt(p * (1 - p) / n)  # binomial
-    q = out["timeout"]
-    out["timeout_se"] = math.sqrt(q * (1 - q) / n)
+    for key in RATES:
+        out[key + "_se"] = rate_se(out[key], n)
     return out
+
+
+RATES = ("win", "timeout")
+
+
+def rate_se(p: float, n: int) -> float:
+    """Agresti-Coull standard error of a rate p seen in n trials (add two successes and two failures)."""
+    q = (p * n + 2) / (n + 4)
+    return math.sqrt(q * (1 - q) / (n + 4))
+
+
+def with_rate_se(cell: dict | None) -> dict | None:
+    """A copy of a result cell whose rate errors follow rate_se (the reference JSON stores plain binomial ones)."""
+    if not cell or "n" not in cell:
+        return cell
+    return {**cell, **{k + "_se": rate_se(cell[k], cell["n"]) for k in RATES if k in cell}}
 
 
 def within(a: dict | None, b: dict | None, key: str) -> str:
@@ -137,15 +152,18 @@ REMAINING = """## Remaining differences
 Each difference left in the tables above is to be explained in one line by a named SMAC/SC2 fact
 (placeholder list: the lead fills it in after the physics change lands).
 
-- **Time per agent step (SMAClite's, verified in its source).** SMAClite advances 8 ticks of 1/16 s per
-  agent step (`STEP_MUL = 8` in `smaclite/env/smaclite.py`; `TICKS_PER_SECOND = 16` in
-  `smaclite/env/units/unit.py`), i.e. 0.5 s per step, while its unit speeds and weapon cooldowns are
-  Liquipedia's Legacy-of-the-Void values, which are in "faster" game-speed seconds. SMAC's step is
-  8 game loops (`step_mul=8`, `smac/env/starcraft2/starcraft2.py`) and SC2 runs 22.4 game loops per
-  faster-second, so a SMAC step covers 8 / 22.4 = 0.357 s. SMAClite's step thus covers
-  0.5 / 0.357 = 1.4x more game time: a marine walks 3.15 x 0.5 = 1.58 per move order (SMAC:
-  1.13; the order's point 2 away is not reached in either) and weapons fire 1.4x more often per step,
-  so the same fight takes about 1/1.4 as many steps. Our simulator follows SMAC.
+- **SMAClite's units move and fire 1.4x as much per agent step as SMAC's (verified in its source).**
+  Its step is 8 ticks of 1/16 s (`STEP_MUL = 8` in `smaclite/env/smaclite.py`, `TICKS_PER_SECOND = 16`
+  in `smaclite/env/units/unit.py`), i.e. 0.5 s, the same as SMAC's 8 game loops (`step_mul=8` in
+  `smac/env/starcraft2/starcraft2.py`; SC2 runs 16 game loops per game second). But its unit speeds and
+  weapon cooldowns are Liquipedia's values at "faster" game speed (unit JSONs: marine speed 3.15,
+  cooldown 0.61), which are SC2's game-second values x 1.4 (marine 2.25 per game second, cooldown
+  0.8608 game seconds). So per step a SMAClite marine walks 3.15 x 0.5 = 1.575 (SMAC: 2.25 x 0.5 = 1.125)
+  and fires every 0.61 / 0.5 = 1.22 steps (SMAC: 1.72): for movement and fire its step covers
+  0.7 game seconds (11.2 game loops) instead of 0.5 (8 loops), and a fight takes about 1/1.4 as many
+  steps. Its healing, energy and shield rates are game-second values (`HEAL_PER_SECOND = 9`,
+  `ENERGY_PER_SECOND = 0.5625`, `SHIELD_PER_SECOND = 2` after `shield_cooldown = 10` s in unit.py), so per
+  step: 4.5 hp healed, 0.28 energy, 1.0 shield after 20 steps. Our simulator follows SMAC throughout.
 - **SMAClite has no 3m, 8m or 5m_vs_6m.** Its figures for these come from map JSONs written in the
   convention of its own marine maps (`benchmarks/reference/smaclite_maps/`): groups at (9, 16) and
   (23, 16), attack point (9, 16), open terrain.
@@ -197,7 +215,7 @@ def markdown(ours: dict, ref: dict, battles: int, seed: int) -> str:
                   + (" (SMAClite lacks this map: custom JSON)" if m in ref.get("custom_maps", []) else ""),
                   "", "| measure | ours | SMAClite | within sampling error |", "|---|---|---|---|"]
         for section, key, label, digits in ROWS:
-            a, b = ours[m].get(section), r.get(section)
+            a, b = ours[m].get(section), with_rate_se(r.get(section))
             lines.append(f"| {label} | {fmt(a, key, digits)} | {fmt(b, key, digits)} | {within(a, b, key)} |")
         a, b = ours[m]["scripted"], r.get("scripted", {})
         for key, label in (("overlap_mean", "overlap share, mean over steps"), ("overlap_max", "overlap share, max"),
