@@ -26,7 +26,6 @@ import sys
 import time
 
 import numpy as np
-
 from smaclite.env import SMACliteEnv
 from smaclite.env.maps.map import MapInfo, get_standard_map
 from smaclite.env.units.combat_type import CombatType
