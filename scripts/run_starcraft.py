@@ -296,7 +296,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if not args.report_only:
         overrides = dict(o.split("=", 1) for o in args.overrides)
-        if args.maps or args.algos or (args.seeds and not args.only):
+        if args.only and (args.maps or args.config):
+            p.error("--only trains GRID rows with their own maps and settings; --maps/--config are for other runs")
+        if not args.only and (args.maps or args.algos or args.seeds):
             # --config's values replace the map's preset (all but the map itself); GRID rows keep their own
             base = {k: v for k, v in load_yaml(args.config).items() if k != "env"} if args.config else {}
             grid = [(m, m, tuple((args.algos or "qmix,qtran_base").split(",")), args.seeds or "0-2", base, None)
@@ -307,6 +309,12 @@ def main(argv=None) -> int:
             grid = [row for row in GRID if not args.only or row[0] in args.only.split(",")]
             if args.seeds:  # --only ROW --seeds 1: some seeds of a GRID row (e.g. a pilot before the others)
                 grid = [(*row[:3], args.seeds, *row[4:]) for row in grid]
+            if args.algos:  # --only ROW --algos qmix: some algorithms of a GRID row
+                wanted = args.algos.split(",")
+                unknown = sorted(set(wanted) - {a for row in grid for a in row[2]})
+                if unknown:
+                    p.error(f"--algos {','.join(unknown)}: not in the rows {args.only}")
+                grid = [(*row[:2], tuple(a for a in row[2] if a in wanted), *row[3:]) for row in grid]
         for folder, map_name, algos, seeds, row_overrides, continue_from in grid:
             train_cells(folder, map_name, algos, parse_seeds(seeds), args.workers, {**row_overrides, **overrides},
                         continue_from)

@@ -149,3 +149,20 @@ def test_a_run_from_another_version_of_the_simulator_is_not_resumed(tmp_path):
     with pytest.raises(CheckpointError, match=f"version 1 of starcraft:3m's rules; this library has version "
                                               f"{SIMULATOR_VERSION}"):
         train(make_config(cfg.to_dict(), max_updates=4), resume=tmp_path / "run", progress=False)
+
+
+def test_results_script_trains_the_algorithms_asked_for_and_refuses_mixed_modes(monkeypatch, capsys):
+    """`--only final/3m --algos qmix` trains only QMIX of that row (it once ignored --only and trained an ad-hoc
+    preset run); an algorithm the row lacks, or --maps/--config next to --only, is a clear error."""
+    script = _run_starcraft_script()
+    calls = []
+    monkeypatch.setattr(script, "train_cells",
+                        lambda folder, m, algos, seeds, *rest: calls.append((folder, tuple(algos), seeds)))
+    monkeypatch.setattr(script, "report", lambda: [])
+    assert script.main(["--only", "final/3m", "--algos", "qmix", "--seeds", "0"]) == 0
+    assert calls == [("final/3m", ("qmix",), [0])]
+    for argv, message in ((["--only", "log/preset_200k/3m", "--algos", "vdn"], "not in the rows"),
+                          (["--only", "final/3m", "--maps", "8m"], "--only trains GRID rows")):
+        with pytest.raises(SystemExit) as e:
+            script.main(argv)
+        assert e.value.code == 2 and message in capsys.readouterr().err
