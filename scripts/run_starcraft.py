@@ -239,9 +239,7 @@ plus the overrides of its row in the script's `GRID`. Folders (`<folder>/<algo>/
 
 - `final/<map>`: the book's protocol, the recipe `qtran_lib/configs/starcraft_tuned.yaml` as it is (start
   jitter 0.25, TD(lambda = 0.6) targets, target copies every 200 updates, 400k steps, 64 test battles per
-  evaluation, QTRAN weights lambda_opt = 0.01 and lambda_nopt = 1e-4). The IQL, VDN and QMIX runs of `final/3m`
-  were started with the QTRAN weights set to 1 and 1, which they do not read. QTRAN-base with the recipe was not
-  run on 3s5z, 5m_vs_6m and MMM2 (see `log/qtran_weights_0.1_0.01/`).
+  evaluation, QTRAN weights lambda_opt = 0.01 and lambda_nopt = 1e-4).
 - `log/preset_120k/3m`, `log/preset_200k/3m`: the preset `starcraft.yaml` (start jitter 1.0, one-step targets,
   120k steps), QMIX continued to 200k from its checkpoints.
 - `log/qtran_weights_<opt>_<nopt>[_<suffix>]/<map>`: QTRAN-base with the recipe and other loss weights (the
