@@ -194,6 +194,22 @@ def test_weighted_qmix_loss_on_the_matrix_game_by_hand(algo):
     assert terms["central"].item() == pytest.approx(central_total / 9, rel=1e-5)
 
 
+def test_qplex_attention_depth_reaches_the_mixer():
+    """The authors' matrix-game QPLEX (wjh720/QPLEX qplex.yaml: num_kernel 10, adv_hypernet_layers 3) has two hidden
+    layers in every attention extractor; pymarl2's SMAC setting one. qplex_attention_layers selects it end to end."""
+    linears = lambda net: sum(isinstance(m, torch.nn.Linear) for m in net.modules())  # noqa: E731
+    for layers in (1, 2):
+        learner, _ = _learner("qplex", CoordinationChain(batch_size=2, seed=1), qplex_heads=10,
+                              qplex_attention_layers=layers)
+        mixer = learner.mixer
+        assert len(mixer.keys) == len(mixer.agent_queries) == len(mixer.action_queries) == 10
+        for extractors in (mixer.keys, mixer.agent_queries, mixer.action_queries):
+            assert all(linears(net) == layers + 1 for net in extractors)
+        assert linears(mixer.hyper_w) == linears(mixer.hyper_b) == 2  # the transformation keeps one hidden layer
+    with pytest.raises(ValueError, match="qplex_attention_layers must be positive"):
+        make_config(algo="qplex", qplex_attention_layers=0)
+
+
 def test_config_checks_the_new_fields():
     with pytest.raises(ValueError, match=r"wqmix_alpha must be in \(0.0, 1.0\]"):
         make_config(algo="cw_qmix", wqmix_alpha=0.0)
