@@ -29,8 +29,9 @@ Facts taken from the paper and pymarl2's public QPLEX (``dmaq_general.py``, ``dm
   lambda_i > 0. pymarl2's SMAC setting has K = 4 and one hidden layer (``adv_hypernet_layers: 2``); the authors'
   matrix-game setting (wjh720/QPLEX, ``src/config/algs/qplex.yaml``) has K = 10 and two (``adv_hypernet_layers: 3``).
   On the 3x3 game of QTRAN's paper the setting decides the outcome: with one hidden layer (and Adam on the full
-  batch) training settles with Q_tot(A, A) below the greedy cell; the authors' depth, with their RMSprop and
-  minibatches of 32 uniform joint actions, finds (A, A);
+  batch) training settles with Q_tot(A, A) below the greedy cell in 10/10 seeds; the authors' depth, with their
+  RMSprop and minibatches of 32 uniform joint actions, finds (A, A) in 9/10 (results/after_qtran/matrix,
+  method ``qplex_authors``);
 - V_i uses max_a Q_i with the max detached (pymarl2 maxes over a detached copy);
 - ``stop_gradient=True`` (the authors' and pymarl2's code with ``is_minus_one``; their ``is_stop_gradient`` flag is
   read nowhere, the advantage is always detached): Q_tot is computed as
