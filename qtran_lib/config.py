@@ -98,7 +98,10 @@ class TrainConfig:
     qplex_embed_dim: int = 64
     """QPLEX: width of the transformation's w_i(s), b_i(s) networks and of every attention extractor (pymarl2: 64)."""
     qplex_heads: int = 4
-    """QPLEX: number K of attention heads summed into lambda_i(tau, u) (pymarl2: num_kernel 4)."""
+    """QPLEX: number K of attention heads summed into lambda_i(tau, u) (pymarl2: num_kernel 4; the authors' matrix game: 10)."""
+    qplex_attention_layers: int = 1
+    """QPLEX: hidden layers in every attention extractor (pymarl2 on SMAC: 1, adv_hypernet_layers 2; the authors' matrix
+    game: 2, adv_hypernet_layers 3, which the 3x3 game needs to find (A, A))."""
     qplex_stop_gradient: bool = True
     """QPLEX: detach the advantages inside the lambda_i term (pymarl2's is_stop_gradient); False differentiates
     sum_i lambda_i A_i as written."""
@@ -224,6 +227,7 @@ RULES: dict[str, tuple[Callable, str]] = {
     "lambda_nopt": _at_least(0.0),
     "qplex_embed_dim": _POSITIVE,
     "qplex_heads": _POSITIVE,
+    "qplex_attention_layers": _POSITIVE,
     "wqmix_alpha": _between(0.0, 1.0, open_lo=True),
     "wqmix_central_embed_dim": _POSITIVE,
     "optimizer": _choice("adam", "rmsprop"),

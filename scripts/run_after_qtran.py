@@ -2,11 +2,12 @@
 
 Used by book/07_after_qtran; tests/test_after_qtran.py re-trains a few of its cells (marked slow).
 Every cell is one ``train`` run of the ``matrix`` preset (the paper's uniform full-batch protocol) with
-3000 updates, as QTRAN's 10-seed result in tests/test_reproduction.py. The run's value tables (payoff,
-Q_i, Q_tot, and for weighted QMIX the central critic Q^*) go to ``tables.json``; one row per run to
-``results.csv``.
+3000 updates, as QTRAN's 10-seed result in tests/test_reproduction.py, plus the method's own settings
+from ``METHODS``: ``qplex_authors`` is QPLEX (``--algo qplex``) with the authors' matrix-game setting.
+The run's value tables (payoff, Q_i, Q_tot, and for weighted QMIX the central critic Q^*) go to
+``tables.json``; one row per run to ``results.csv``, whose ``algo`` column holds the method's name.
 
-    python scripts/run_after_qtran.py --algos qplex,cw_qmix,ow_qmix --seeds 0-9   # the committed grid
+    python scripts/run_after_qtran.py --algos qplex,cw_qmix,ow_qmix,qplex_authors --seeds 0-9  # the committed grid
     python scripts/run_after_qtran.py --algos qtran_base --seeds 0                # QTRAN-base's tables, for comparison
     python scripts/run_after_qtran.py --seeds 10-14 --out /tmp/check    # more seeds, not committed
     ATEN_CPU_CAPABILITY=default python scripts/run_after_qtran.py --out /tmp/check_default
@@ -27,7 +28,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 OUT = ROOT / "results" / "after_qtran" / "matrix"
-ALGOS = ("qplex", "cw_qmix", "ow_qmix", "qtran_base")
+ALGOS = ("qplex", "qplex_authors", "cw_qmix", "ow_qmix", "qtran_base")
+# method -> (the algorithm trained, its overrides of the matrix preset); a method absent here is its algorithm as is.
+METHODS = {
+    # QPLEX with the authors' matrix-game setting (github:wjh720/QPLEX, pymarl-master/src/config/algs/qplex.yaml,
+    # default.yaml and README): 10 attention heads with two hidden layers per extractor (adv_hypernet_layers 3),
+    # RMSprop at a constant lr 5e-4, minibatches of 32 episodes from a 5000-episode buffer of uniform exploration
+    # (32 new episodes per update), target copies every 200 updates.
+    "qplex_authors": ("qplex", {"qplex_heads": 10, "qplex_attention_layers": 2, "optimizer": "rmsprop",
+                                "lr_final_fraction": 1.0, "full_batch": False, "batch_size": 32,
+                                "buffer_size": 5000, "target_update_interval": 200}),
+}
 ENVS = ("matrix:paper", "matrix:climbing")
 UPDATES = int(__import__("os").environ.get("AFTER_QTRAN_UPDATES", 3000))
 COLUMNS = ["env", "algo", "seed", "greedy_action", "greedy_payoff", "optimum", "found_optimum", "max_abs_error",
@@ -35,8 +46,9 @@ COLUMNS = ["env", "algo", "seed", "greedy_action", "greedy_payoff", "optimum", "
 
 
 def run_cell(job: tuple[str, str, int]) -> tuple[dict, dict]:
-    """Train one (env, algo, seed) cell; return its results row and its tables."""
-    env_name, algo, seed = job
+    """Train one (env, method, seed) cell; return its results row and its tables."""
+    env_name, method, seed = job
+    algo, overrides = METHODS.get(method, (method, {}))
     import torch
 
     torch.set_num_threads(1)
@@ -45,7 +57,7 @@ def run_cell(job: tuple[str, str, int]) -> tuple[dict, dict]:
     from qtran_lib.envs.base import joint_actions
     from qtran_lib.train import train
 
-    cfg = make_config(load_yaml("matrix"), algo=algo, env=env_name, seed=seed, max_updates=UPDATES)
+    cfg = make_config(load_yaml("matrix"), algo=algo, env=env_name, seed=seed, max_updates=UPDATES, **overrides)
     result = train(cfg, progress=False)
     t = q_tables(result.learner, result.env)
     tables = t.to_json()
@@ -57,7 +69,7 @@ def run_cell(job: tuple[str, str, int]) -> tuple[dict, dict]:
         q_star = learner.central_q(x, joint, torch.ones(len(joint), info.state_dim)) / learner.reward_scale
         tables["q_star"] = torch.round(q_star.reshape((a,) * n) * 1e4).div(1e4).tolist()
     optimum = tuple(int(i) for i in torch.unravel_index(t.payoff.argmax(), t.payoff.shape))
-    row = {"env": env_name, "algo": algo, "seed": seed, "greedy_action": "-".join(map(str, t.greedy_action)),
+    row = {"env": env_name, "algo": method, "seed": seed, "greedy_action": "-".join(map(str, t.greedy_action)),
            "greedy_payoff": t.greedy_payoff, "optimum": "-".join(map(str, optimum)),
            "found_optimum": int(t.greedy_action == optimum),
            "max_abs_error": round(float((t.q_jt - t.payoff).abs().max()), 4),
@@ -116,7 +128,7 @@ def main(argv=None) -> int:
         for a in dict.fromkeys(r["algo"] for r in rows):
             cell = [r for r in rows if r["env"] == e and r["algo"] == a]
             if cell:
-                print(f"{e:16s} {a:11s} optimum in {sum(int(r['found_optimum']) for r in cell)}/{len(cell)} seeds")
+                print(f"{e:16s} {a:13s} optimum in {sum(int(r['found_optimum']) for r in cell)}/{len(cell)} seeds")
     return 0
 
 

@@ -23,7 +23,8 @@ class QPLEXLearner(Learner):
     """QPLEX (book/07_after_qtran): one TD loss on the duplex dueling Q_tot."""
     def build_mixer(self):
         c, i = self.cfg, self.info
-        return QPLEXMixer(i.n_agents, i.n_actions, i.state_dim, c.qplex_embed_dim, c.qplex_heads, c.qplex_stop_gradient)
+        return QPLEXMixer(i.n_agents, i.n_actions, i.state_dim, c.qplex_embed_dim, c.qplex_heads, c.qplex_stop_gradient,
+                          c.qplex_attention_layers)
 
     def q_tot(self, mixer, q: torch.Tensor, actions: torch.Tensor, avail: torch.Tensor,
               state: torch.Tensor) -> torch.Tensor:

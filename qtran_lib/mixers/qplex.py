@@ -23,11 +23,18 @@ Facts taken from the paper and pymarl2's public QPLEX (``dmaq_general.py``, ``dm
 ``qplex.yaml``), and what we chose:
 
 - w_i(s) = |f_w(s)| + 1e-10 and b_i(s) = f_b(s), each a 2-layer network of width ``embed_dim`` (64);
-- lambda_i = sum_k kappa_k(s) * sigmoid(g_k(s))_i * sigmoid(h_k(s, u))_i over K = 4 heads, with the key
-  kappa_k(s) = |k_k(s)| + 1e-10 (a scalar per head), every extractor a 2-layer network of width 64, and u
-  the agents' one-hot actions; every factor is positive, so lambda_i > 0;
+- lambda_i = sum_k kappa_k(s) * sigmoid(g_k(s))_i * sigmoid(h_k(s, u))_i over K = ``heads`` heads, with the key
+  kappa_k(s) = |k_k(s)| + 1e-10 (a scalar per head), every extractor a network of width 64 with
+  ``attention_layers`` hidden layers, and u the agents' one-hot actions; every factor is positive, so
+  lambda_i > 0. pymarl2's SMAC setting has K = 4 and one hidden layer (``adv_hypernet_layers: 2``); the authors'
+  matrix-game setting (wjh720/QPLEX, ``src/config/algs/qplex.yaml``) has K = 10 and two (``adv_hypernet_layers: 3``).
+  On the 3x3 game of QTRAN's paper the setting decides the outcome: with one hidden layer (and Adam on the full
+  batch) training settles with Q_tot(A, A) below the greedy cell in 10/10 seeds; the authors' depth, with their
+  RMSprop and minibatches of 32 uniform joint actions, finds (A, A) in 9/10 (results/after_qtran/matrix,
+  method ``qplex_authors``);
 - V_i uses max_a Q_i with the max detached (pymarl2 maxes over a detached copy);
-- ``stop_gradient=True`` (pymarl2's ``is_stop_gradient`` with ``is_minus_one``): Q_tot is computed as
+- ``stop_gradient=True`` (the authors' and pymarl2's code with ``is_minus_one``; their ``is_stop_gradient`` flag is
+  read nowhere, the advantage is always detached): Q_tot is computed as
   sum_i Q_i(tau, u_i) + sum_i (lambda_i - 1) sg[A_i(tau, u_i)], equal in value to the duplex form, where
   the advantage in the attention term is detached: Q_i reaches Q_tot only through the transformed
   sum_i Q_i(tau, u_i) (gradient w_i), the attention is trained by the advantages' values. With
@@ -67,15 +74,16 @@ def duplex_dueling(q_taken: torch.Tensor, q_max: torch.Tensor, w: torch.Tensor, 
 class QPLEXMixer(nn.Module):
     """Q_tot = sum_i w_i V_i + sum_i lambda_i A_i with w_i, lambda_i > 0: IGM by construction, every IGM table representable."""
     def __init__(self, n_agents: int, n_actions: int, state_dim: int, embed_dim: int = 64, heads: int = 4,
-                 stop_gradient: bool = True):
+                 stop_gradient: bool = True, attention_layers: int = 1):
         super().__init__()
         self.n_agents, self.n_actions, self.stop_gradient = n_agents, n_actions, stop_gradient
         self.hyper_w = mlp(state_dim, embed_dim, n_agents, layers=1)  # w_i(s) before |.|
         self.hyper_b = mlp(state_dim, embed_dim, n_agents, layers=1)  # b_i(s)
-        self.keys = nn.ModuleList(mlp(state_dim, embed_dim, 1, layers=1) for _ in range(heads))  # kappa_k(s)
-        self.agent_queries = nn.ModuleList(mlp(state_dim, embed_dim, n_agents, layers=1) for _ in range(heads))
-        self.action_queries = nn.ModuleList(mlp(state_dim + n_agents * n_actions, embed_dim, n_agents, layers=1)
-                                            for _ in range(heads))
+        self.keys = nn.ModuleList(mlp(state_dim, embed_dim, 1, layers=attention_layers) for _ in range(heads))  # kappa_k(s)
+        self.agent_queries = nn.ModuleList(mlp(state_dim, embed_dim, n_agents, layers=attention_layers)
+                                           for _ in range(heads))
+        self.action_queries = nn.ModuleList(mlp(state_dim + n_agents * n_actions, embed_dim, n_agents,
+                                                layers=attention_layers) for _ in range(heads))
 
     def transformation(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """state [..., S] -> w_i(s) > 0 [..., N], b_i(s) [..., N]."""
