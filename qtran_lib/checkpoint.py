@@ -29,8 +29,8 @@ LEGACY_FORMAT = "qtran_lib-checkpoint-v1"  # no digest, the whole preallocated r
 # continue the saved streams, so a new seed would be recorded but never used).
 STRUCTURAL = ("algo", "env", "env_args", "seed", "agent", "hidden_dim", "obs_last_action", "obs_agent_id",
               "mixing_embed_dim", "hypernet_layers", "hypernet_embed", "qtran_embed_dim", "qtran_use_state",
-              "qtran_use_v", "qtran_joint_input", "qplex_embed_dim", "qplex_heads", "wqmix_central_embed_dim",
-              "batch_size_run", "buffer_size", "optimizer", "runner")
+              "qtran_use_v", "qtran_joint_input", "qplex_embed_dim", "qplex_heads", "qplex_attention_layers",
+              "wqmix_central_embed_dim", "batch_size_run", "buffer_size", "optimizer", "runner")
 REQUIRED = ("config", "learner", "buffer", "env_rng", "test_env_rng", "explore_rng", "sample_rng", "counters", "metrics")
 TMP_PREFIX, TMP_SUFFIX = ".checkpoint-", ".tmp"
 
