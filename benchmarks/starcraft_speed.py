@@ -112,11 +112,16 @@ def machine() -> str:
             f"Python {platform.python_version()}{load}")
 
 
+REFERENCE_SIMULATORS = ("smax", "smaclite")
+"""Columns read from REFERENCE: {simulator: {map: {B: env steps per second}}}."""
+
+
 def main(maps, batches, budget_s: float, baseline: str | None) -> str:
     refs = {}
     if os.path.exists(REFERENCE):
         with open(REFERENCE) as f:
             refs = json.load(f)
+    refs = {k: v for k, v in refs.items() if k in REFERENCE_SIMULATORS}  # the file also holds notes
     sims = sorted(refs)
     head = "| map | B | baseline lockstep | lockstep | autoreset | autoreset / baseline |" + "".join(
         f" {s} | autoreset / {s} |" for s in sims)
@@ -140,7 +145,10 @@ def main(maps, batches, budget_s: float, baseline: str | None) -> str:
                     row += f" {ref:,.0f} | {ours[1] / ref:.2f}x |" if ref else " - | - |"
                 print(row, flush=True)
                 lines.append(row)
-    lines += ["", "Regenerate: `python benchmarks/starcraft_speed.py` (about 5 minutes)"]
+    lines += ["", "*smaclite*: SMAClite (one battle, C++ RVO2). *smax*: JaxMARL's SMAX on CPU, one thread, jit + vmap with "
+              "100 steps per compiled call. Both come from `benchmarks/results/reference_speed.json` "
+              "(`benchmarks/reference/`, throwaway venvs; the file says when and under what load each was measured).",
+              "", "Regenerate: `python benchmarks/starcraft_speed.py` (about 5 minutes)"]
     return "\n".join(lines) + "\n"
 
 
