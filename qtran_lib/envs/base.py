@@ -27,8 +27,7 @@ adds, for every row:
 Key | Shape | Meaning
 --- | ----- | -------
 reset | [B] (bool) | the row's episode ended at this step and a new one started
-final_obs | [B, N, obs_dim] | the observation after this step, before any restart (the ended
-  episode's last observation; equal to ``get_obs()`` in rows that did not restart)
+final_obs | [B, N, obs_dim] | the observation after this step, before any restart (equal to ``get_obs()`` elsewhere)
 final_state | [B, state_dim] | likewise for the state (a truncated episode bootstraps from it)
 final_avail | [B, N, n_actions] | likewise for the availability mask
 
