@@ -51,10 +51,13 @@ AUTHORS = {**TUNED, "lambda_opt": 1.0, "lambda_nopt": 1.0}  # the QTRAN authors'
 PYMARL = {**TUNED, "lambda_opt": 1.0, "lambda_nopt": 0.1}  # pymarl's
 X10 = {**TUNED, "lambda_opt": 0.1, "lambda_nopt": 0.01}  # ten times the recipe's (DI-engine's) weights
 ALL = ("iql", "vdn", "qmix", "qtran_base", "qtran_alt")
+AFTER = ("qplex", "cw_qmix", "ow_qmix")  # the methods after QTRAN (book/07_after_qtran), their own defaults
 SMAC_MAPS = ("3m", "8m", "2s3z", "3s5z", "5m_vs_6m", "MMM2")  # the scenarios the book reports
+AFTER_MAPS = ("3m", "8m", "2s3z", "3s5z", "MMM2")  # where chapter 7 puts the methods after QTRAN next to them
 GRID = [
-    # the final protocol: the recipe as it is, every algorithm on every map
-    *[(f"final/{m}", m, ALL, "0-2", TUNED, None) for m in SMAC_MAPS],
+    # the final protocol: the recipe as it is, every algorithm on every map (QTRAN's loss weights in TUNED
+    # only concern QTRAN; QPLEX and weighted QMIX keep their defaults from the map's preset)
+    *[(f"final/{m}", m, ALL + (AFTER if m in AFTER_MAPS else ()), "0-2", TUNED, None) for m in SMAC_MAPS],
     # the log: the preset's short runs (start jitter 1.0, 120k steps), QMIX continued to 200k
     ("log/preset_120k/3m", "3m", ALL, "0-2", {}, None),
     ("log/preset_200k/3m", "3m", ("qmix",), "0-2", {"t_max": 200_000}, "log/preset_120k/3m"),
@@ -81,7 +84,7 @@ GRID = [
     ("log/batch64_600k/8m", "8m", ("qmix",), "0-2", {**TUNED, "batch_size": 64, "t_max": 600_000}, "log/batch64/8m"),
 ]
 LAST = 3  # the final win rate of a seed averages its last 3 evaluations (3 x 32 or, tuned, 3 x 64 test battles)
-ORDER = {a: i for i, a in enumerate(("iql", "vdn", "qmix", "qtran_base", "qtran_alt"))}
+ORDER = {a: i for i, a in enumerate(ALL + AFTER)}
 
 
 def preset_for(map_name: str) -> dict:

@@ -9,6 +9,7 @@ import torch
 
 from qtran_lib.config import ALGORITHMS, PRESET_DIR, load_yaml, make_config
 from qtran_lib.envs.starcraft.scenarios import SCENARIOS
+from qtran_lib.sweep import parse_seeds
 from qtran_lib.train import train
 
 STARCRAFT_PRESETS = sorted(p.stem for p in PRESET_DIR.glob("starcraft*.yaml"))
@@ -100,6 +101,31 @@ def test_every_results_grid_row_is_a_valid_config():
         for algo in algos:
             cfg = make_config({**script.preset_for(map_name), **overrides}, algo=algo, seed=0)
             assert cfg.env == f"starcraft:{map_name}", folder
+
+
+def test_a_cluster_sweep_trains_the_final_rows_cells(monkeypatch, tmp_path):
+    """README: `sweep --config starcraft_tuned --env starcraft:<map> --backend ray` fills the folder of a final/<map>
+    GRID row with exactly the configs scripts/run_starcraft.py would train (so either tool resumes the other's cells)."""
+    import qtran_lib.cli as cli
+    import qtran_lib.sweep as sweep
+
+    script = _run_starcraft_script()
+    finals = [row for row in script.GRID if row[0].startswith("final/")]
+    assert {row[1] for row in finals} == set(script.SMAC_MAPS)
+    seen = []
+    monkeypatch.setattr(sweep, "run_on_ray", lambda jobs, workers, record, **kw: seen.extend(jobs))
+    monkeypatch.setitem(sweep.BACKENDS, "ray", sweep.run_on_ray)
+    for folder, map_name, algos, seeds, overrides, _ in finals:
+        seen.clear()
+        out = tmp_path / folder
+        args = cli.build_parser().parse_args(["sweep", "--backend", "ray", "--config", "starcraft_tuned", "--env",
+                                              f"starcraft:{map_name}", "--algos", ",".join(algos), "--seeds", seeds,
+                                              "--out", str(out)])
+        assert cli.cmd_sweep(args) == 0
+        want = {(str(out / a / f"seed_{s}"), repr(sorted(make_config({**script.preset_for(map_name), **overrides},
+                                                                      algo=a, seed=s).to_dict().items())))
+                for a in algos for s in parse_seeds(seeds)}
+        assert {(job[1], repr(sorted(job[0].items()))) for job in seen} == want, folder
 
 
 def test_results_script_trains_the_seeds_asked_for(monkeypatch):
