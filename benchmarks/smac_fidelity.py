@@ -170,7 +170,11 @@ named fact; they are the next things to measure.
   corridor (3.6-5.2 vs 0.5): open.** Candidates: SMAClite's healers only heal units below full health or in a
   fight, and its enemies rank targets by a combat-type priority before distance
   (`AttackMoveCommand.__pick_target_damage` in `unit_command.py`); ours uses SC2's equal map priority
-  (`AttackTargetPriority` 20 for every unit in MMM2.SC2Map).
+  (`AttackTargetPriority` 20 for every unit in MMM2.SC2Map). Ruled out on MMM2: SC2's automatic targeting ranks
+  threats (units that can return fire) before priority and distance (Liquipedia, "Automatic Targeting"), so an
+  enemy skips the medivac while a marine or marauder is in scan range; with that rule in `enemy_targets` the
+  scripted figures are unchanged (return 5.56 / 5.40, length 30 / 23 steps, 200 battles) and random play
+  moves by under 0.5 %.
 - **Random play lasts longer and times out more often than SMAClite's, even at SMAClite's step (3m 34.5 vs 24.3
   steps, 24 % vs 7 % timeouts; 27m_vs_30m 78 vs 51): open, partly explained.** Not idle auto-attack: SC2 lets an
   idle or stopped unit acquire targets by itself, but SMAClite's `StopCommand` and `MoveCommand` never fire
