@@ -2,7 +2,7 @@
 
 Usage (from the repository root, with the project's virtual environment)::
 
-    nice .venv/bin/python scripts/chapter_status.py                 # chapters 01-06
+    nice .venv/bin/python scripts/chapter_status.py                 # every numbered chapter
     nice .venv/bin/python scripts/chapter_status.py book/04_qtran.ipynb book/07_after_qtran.ipynb
 
 For each chapter it runs ``python -m pytest --nbval -q <chapter>`` in a fresh process (the reader's
@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "book" / "status.md"
-DEFAULT = sorted(p for p in (ROOT / "book").glob("0[1-6]_*.ipynb"))
+DEFAULT = sorted(p for p in (ROOT / "book").glob("0[1-9]_*.ipynb"))
 
 
 def cpu_model() -> str:
@@ -54,6 +54,13 @@ def run_chapter(path: Path) -> tuple[float, str, str]:
     return wall, ("passed" if proc.returncode == 0 else "FAILED"), summary
 
 
+def load_note(load: float) -> str:
+    """Say how busy the machine was when the timing started (1-minute load average)."""
+    busy = load > 0.5 * (os.cpu_count() or 1)
+    return (f"load average {load:.1f} at the start: other jobs shared the cores, so the times are upper bounds"
+            if busy else f"load average {load:.1f} at the start: otherwise idle")
+
+
 def title(path: Path) -> str:
     import json
 
@@ -70,6 +77,7 @@ def main() -> None:
     ap.add_argument("chapters", nargs="*", type=Path, default=DEFAULT)
     args = ap.parse_args()
     version, capability = torch_info()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows = []
     for path in args.chapters:
         path = path.resolve()
@@ -90,13 +98,13 @@ these times are what a reader waits for, not what the experiments cost.
 {chr(10).join(rows)}
 
 Measured on {datetime.date.today().isoformat()}: {cpu_model()}, {os.cpu_count()} logical cores
-(shared with other jobs while this ran, so the times are upper bounds), Python {platform.python_version()},
+({load_note(load)}), Python {platform.python_version()},
 torch {version} (CPU capability `{env or capability}`), one chapter at a time.
 
 This page is written by a script. To regenerate it on your machine, from the repository root:
 
 ```bash
-nice .venv/bin/python scripts/chapter_status.py   # chapters 1-6, or name the notebooks
+nice .venv/bin/python scripts/chapter_status.py   # every chapter, or name the notebooks
 ```
 """)
     print(f"wrote {PAGE.relative_to(ROOT)}")
