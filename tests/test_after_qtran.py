@@ -303,3 +303,37 @@ def test_committed_results_match_the_chapter():
                       ("matrix:climbing", "qplex"): 8, ("matrix:climbing", "cw_qmix"): 10,
                       ("matrix:climbing", "ow_qmix"): 8,
                       ("matrix:paper", "qplex_authors"): 9, ("matrix:climbing", "qplex_authors"): 10}
+
+
+def test_readme_predator_prey_table_matches_the_runs():
+    """Every cell of the predator-prey table in results/after_qtran/README.md (return, capture share) equals what the
+    committed metrics give: the mean over seeds of each seed's last three evaluations, rounded as printed."""
+    import re
+    from pathlib import Path
+
+    from qtran_lib.plotting import final_values, load_sweep
+
+    results = Path(__file__).resolve().parents[1] / "results"
+    names = {"QPLEX": "qplex", "CW-QMIX": "cw_qmix", "OW-QMIX": "ow_qmix", "VDN (chapter 5)": "vdn",
+             "QMIX (chapter 5)": "qmix", "QTRAN-base (chapter 5)": "qtran_base", "QTRAN-alt (chapter 5)": "qtran_alt"}
+    penalties = ("0.5", "1.0", "1.5")
+    readme = (results / "after_qtran" / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Predator-prey"):]
+    printed = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells[0] in names:
+            assert len(cells) == 1 + len(penalties), line
+            for p, cell in zip(penalties, cells[1:]):
+                m = re.fullmatch(r"([−-]?\d+\.\d\d), (\d+) %", cell)
+                assert m, f"cannot read {cell!r} in {line!r}"
+                printed[names[cells[0]], p] = (float(m[1].replace("−", "-")), int(m[2]))
+    assert len(printed) == len(names) * len(penalties), sorted(printed)
+    for p in penalties:
+        sweep = {**load_sweep(results / "predator_prey" / "final" / f"penalty_{p}"),
+                 **load_sweep(results / "after_qtran" / "predator_prey" / f"penalty_{p}")}
+        for algo in names.values():
+            assert len(sweep[algo]) == 3, (algo, p)
+            ret = final_values(sweep[algo], last=3).mean()
+            cap = final_values(sweep[algo], "test_won_mean", last=3).mean()
+            assert printed[algo, p] == (round(float(ret), 2), round(100 * float(cap))), (algo, p, ret, cap)
