@@ -51,9 +51,12 @@ def overlap_step(env) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return overlap_share(s.x, s.y, s.alive, T.radius, ~T.air), closest, pair.any(2).any(1)
 
 
-def run(name: str, battles: int, seed: int, scripted: bool, time_base: str = "smac") -> dict:
-    """Play ``battles`` battles of ``name`` in one batch; a battle's figures stop when it ends."""
-    env = make_env(f"starcraft:{name}", batch_size=battles, seed=seed, random_start=False, time_base=time_base)
+def run(name: str, battles: int, seed: int, scripted: bool, time_base: str = "smac", **env_options) -> dict:
+    """Play ``battles`` battles of ``name`` in one batch; a battle's figures stop when it ends.
+
+    ``env_options``: further StarCraftConfig fields (fixed starts unless ``random_start=True`` is passed)."""
+    env = make_env(f"starcraft:{name}", batch_size=battles, seed=seed, time_base=time_base,
+                   **{"random_start": False, **env_options})
     env.reset()
     gen = torch.Generator().manual_seed(seed + 1)
     ret = torch.zeros(battles)
@@ -162,7 +165,8 @@ named fact; they are the next things to measure.
 - **8m, scripted win 1 (ours, both steps) vs 0 (SMAClite): a knife edge, measured.** The script's 8 marines
   against the enemy's 8 from one fixed start: small solver changes flipped it during development, and small
   shifts of the start flip it now. 1,000 scripted battles with each army's centre moved by up to J per axis
-  (`random_start=True, start_jitter=J`): with SMAClite's step the script wins 100 % at J = 0, 51 % at
+  (`random_start=True, start_jitter=J`; probe `knife_edge` of `benchmarks/fidelity_probes.py`, table in
+  `fidelity_probes.md`): with SMAClite's step the script wins 100 % at J = 0, 51 % at
   J = 0.1, 58 % at 0.25, 58 % at 1.0; with SMAC's step 100 %, 100 %, 92 %, 84 %. A draw that lands on either
   side of an even fight at SMAClite's step cannot be closed by matching one fixed start, whose unit
   arrangement inside the group differs (SMAClite fills rows along x, ours along y).
@@ -172,8 +176,8 @@ named fact; they are the next things to measure.
   (`AttackMoveCommand.__pick_target_damage` in `unit_command.py`); ours uses SC2's equal map priority
   (`AttackTargetPriority` 20 for every unit in MMM2.SC2Map). Ruled out on MMM2: SC2's automatic targeting ranks
   threats (units that can return fire) before priority and distance (Liquipedia, "Automatic Targeting"), so an
-  enemy skips the medivac while a marine or marauder is in scan range; with that rule in `enemy_targets` the
-  scripted figures are unchanged (return 5.56 / 5.40, length 30 / 23 steps, 200 battles) and random play
+  enemy skips the medivac while a marine or marauder is in scan range; with that rule in `enemy_targets` (probe
+  `threat_first` of `benchmarks/fidelity_probes.py`) the scripted figures are unchanged (return 5.56 / 5.40, length 30 / 23 steps, 200 battles) and random play
   moves by under 0.5 %.
 - **Random play lasts longer and times out more often than SMAClite's, even at SMAClite's step (3m 34.5 vs 24.3
   steps, 24 % vs 7 % timeouts; 27m_vs_30m 78 vs 51): open, partly explained.** Not idle auto-attack: SC2 lets an
@@ -181,8 +185,7 @@ named fact; they are the next things to measure.
   (`unit_command.py`), as ours, so that SC2 fact separates both from SMAC, not ours from SMAClite. Part of it is
   where the enemies stop: SMAClite's attack-move walks to the exact point (velocity 0 only at distance 0), ours
   stops within `enemy_ai.ARRIVED` = 2.0 of it, further from the allies' start. Measured with SMAClite's step,
-  1,000 random battles, ARRIVED 2.0 / 0.01 (set `qtran_lib.envs.starcraft.enemy_ai.ARRIVED` before `run(...,
-  scripted=False, time_base="lite")`): 3m 34.5 / 31.2 steps (timeouts 24 % / 16 %), 8m 59.0 / 48.8, 2s3z
+  1,000 random battles, ARRIVED 2.0 / 0.01 (probe `arrived` of `benchmarks/fidelity_probes.py`): 3m 34.5 / 31.2 steps (timeouts 24 % / 16 %), 8m 59.0 / 48.8, 2s3z
   60.0 / 56.7, 27m_vs_30m 78.1 / 73.5. The rest (3m: 31 vs 24 steps) is not yet traced; SMAClite's RVO2 lets
   a group jostle around the point, which a point-stop at distance 0 cannot reproduce without piling units up.
 - **SMAClite has no 3m, 8m or 5m_vs_6m.** Its figures for these come from map JSONs written in the convention of

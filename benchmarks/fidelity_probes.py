@@ -1,0 +1,137 @@
+"""The probes behind three lines of "Remaining differences" in benchmarks/results/smac_fidelity.md (issue 22).
+
+Run:  OMP_NUM_THREADS=1 python benchmarks/fidelity_probes.py [--battles 1000] [--seed 0] [--probes knife_edge ...]
+Writes benchmarks/results/fidelity_probes.md (about 10 minutes on one idle core with 1,000 battles).
+
+Each probe changes one thing against the committed simulator, plays battles with
+``smac_fidelity.run`` (same script, same statistics) and restores the simulator afterwards:
+  knife_edge:   8m under the focus-fire script, each army's centre shifted by up to J per axis
+                (``random_start=True, start_jitter=J``), with SMAC's step and SMAClite's: how often
+                the script wins. SMAClite's fixed start loses; ours wins. Is that a robust difference?
+  arrived:      random play with SMAClite's step, the enemies' stop distance at the attack point
+                (``enemy_ai.ARRIVED``) at 2.0 (ours) and 0.01 (SMAClite walks to the exact point):
+                episode length and timeout share.
+  threat_first: MMM2 under the script and random play, the enemies' target choice ranking units that
+                can return fire before the others (SC2's automatic targeting, Liquipedia "Automatic
+                Targeting") instead of distance alone: scripted return and length, random win rate.
+None of these changes is adopted: they are measurements for the fidelity notes, and changing the
+rules would start a simulator version 3 (every committed v2 run would be invalid).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+
+import torch
+from tqdm.auto import tqdm
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from smac_fidelity import run  # noqa: E402
+
+from qtran_lib.envs.starcraft import SIMULATOR_VERSION, battle, enemy_ai  # noqa: E402
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "fidelity_probes.md")
+JITTERS = (0.0, 0.1, 0.25, 1.0)
+ARRIVED_VALUES = (enemy_ai.ARRIVED, 0.01)
+ARRIVED_MAPS = ("3m", "8m", "2s3z", "27m_vs_30m")
+
+
+@contextlib.contextmanager
+def patched(module, name: str, value):
+    """Set ``module.name`` for the duration of a probe, then put the simulator's own value back."""
+    old = getattr(module, name)
+    setattr(module, name, value)
+    try:
+        yield
+    finally:
+        setattr(module, name, old)
+
+
+def threat_first_targets(s, T, threat0, e_target, e_engaged):
+    """enemy_ai.enemy_targets with SC2's threat ranking: among the allies in scan range, those whose weapon can hit
+    the enemy (not medivacs, not a unit that cannot reach the enemy's plane) come first, then distance decides."""
+    A = T.n_agents
+    hits_back = (T.can_target[:A, A:] & ~T.healer[:A, None]).T  # [E, A]: ally a can attack enemy e
+    penalty = torch.where(hits_back, 0.0, 1e6)  # [E, A]: a non-threat only wins when no threat is in range
+    d2 = enemy_ai.squared_distances(s.x[:, A:], s.y[:, A:], s.x[:, :A], s.y[:, :A])  # [B, E, A]
+    a_alive = s.alive[:, None, :A] & T.target_ea
+    threat = threat0 & a_alive
+    cand = (d2 <= T.scan_ea ** 2) & a_alive | threat
+    best_cost, best = (d2 + penalty).masked_fill(~cand, float("inf")).min(-1)  # [B, E]
+    has = torch.isfinite(best_cost)
+    cur = e_target.clamp(max=A - 1)[..., None]
+    near = d2.gather(2, cur) <= (T.reach_ea ** 2).expand(d2.shape[0], -1, -1).gather(2, cur)
+    keep = (near | threat.gather(2, cur)).squeeze(-1) & e_engaged & s.alive.gather(1, e_target)
+    if T.enemy_healer:
+        keep = keep & (e_target < A)
+    target = torch.where(keep, e_target, best)
+    engaged = keep | has
+    if T.enemy_healer:
+        target, engaged = enemy_ai._medivac_targets(s, T, target, engaged)
+    return target, engaged
+
+
+def knife_edge(battles: int, seed: int) -> list[str]:
+    lines = ["## 8m under the focus-fire script: win rate against start jitter", "",
+             "| start jitter J | SMAC's step | SMAClite's step |", "|---|---|---|"]
+    for j in tqdm(JITTERS, desc="knife_edge"):
+        opts = {"random_start": True, "start_jitter": j} if j > 0 else {}
+        smac, lite = (run("8m", battles, seed, True, base, **opts) for base in ("smac", "lite"))
+        lines.append(f"| {j:g} | {smac['win']:.2f} ± {smac['win_se']:.2f} | {lite['win']:.2f} ± {lite['win_se']:.2f} |")
+    return lines + [""]
+
+
+def arrived(battles: int, seed: int) -> list[str]:
+    lines = ["## Random play with SMAClite's step: the enemies' stop distance at the attack point", "",
+             "| map | " + " | ".join(f"ARRIVED = {a:g}: length, timeouts" for a in ARRIVED_VALUES) + " |",
+             "|---|" + "---|" * len(ARRIVED_VALUES)]
+    for m in tqdm(ARRIVED_MAPS, desc="arrived"):
+        cells = []
+        for a in ARRIVED_VALUES:
+            with patched(enemy_ai, "ARRIVED", a):
+                r = run(m, battles, seed, False, "lite")
+            cells.append(f"{r['length']:.1f} ± {r['length_se']:.1f}, {100 * r['timeout']:.0f} %")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def threat_first(battles: int, seed: int) -> list[str]:
+    lines = ["## MMM2: the enemies' target choice, distance alone (ours) or threats first (SC2)", "",
+             "| targeting | step | scripted return | scripted length | random win rate |", "|---|---|---|---|---|"]
+    for label, fn in tqdm((("distance (ours)", enemy_ai.enemy_targets), ("threats first", threat_first_targets)),
+                          desc="threat_first"):
+        with patched(battle, "enemy_targets", fn):  # battle.simulate calls the name it imported
+            for base in ("smac", "lite"):
+                s, r = run("MMM2", battles, seed, True, base), run("MMM2", battles, seed, False, base)
+                lines.append(f"| {label} | {base} | {s['return']:.2f} | {s['length']:.1f} | {r['win']:.3f} |")
+    return lines + [""]
+
+
+PROBES = {"knife_edge": knife_edge, "arrived": arrived, "threat_first": threat_first}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--battles", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--probes", nargs="+", choices=sorted(PROBES), default=list(PROBES))
+    p.add_argument("--out", default=OUT)
+    a = p.parse_args()
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    lines = [f"# Fidelity probes (simulator v{SIMULATOR_VERSION}, {a.battles} battles per cell, seed {a.seed})", "",
+             "Written by `OMP_NUM_THREADS=1 python benchmarks/fidelity_probes.py`; what each probe changes is in the",
+             "script's docstring. `±`: one standard error. None of the changes is part of the simulator.", ""]
+    for name in a.probes:
+        lines += PROBES[name](a.battles, a.seed)
+    text = "\n".join(lines)
+    print(text)
+    with open(a.out, "w") as f:
+        f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
