@@ -56,23 +56,8 @@ def threat_first_targets(s, T, threat0, e_target, e_engaged):
     the enemy (not medivacs, not a unit that cannot reach the enemy's plane) come first, then distance decides."""
     A = T.n_agents
     hits_back = (T.can_target[:A, A:] & ~T.healer[:A, None]).T  # [E, A]: ally a can attack enemy e
-    penalty = torch.where(hits_back, 0.0, 1e6)  # [E, A]: a non-threat only wins when no threat is in range
-    d2 = enemy_ai.squared_distances(s.x[:, A:], s.y[:, A:], s.x[:, :A], s.y[:, :A])  # [B, E, A]
-    a_alive = s.alive[:, None, :A] & T.target_ea
-    threat = threat0 & a_alive
-    cand = (d2 <= T.scan_ea ** 2) & a_alive | threat
-    best_cost, best = (d2 + penalty).masked_fill(~cand, float("inf")).min(-1)  # [B, E]
-    has = torch.isfinite(best_cost)
-    cur = e_target.clamp(max=A - 1)[..., None]
-    near = d2.gather(2, cur) <= (T.reach_ea ** 2).expand(d2.shape[0], -1, -1).gather(2, cur)
-    keep = (near | threat.gather(2, cur)).squeeze(-1) & e_engaged & s.alive.gather(1, e_target)
-    if T.enemy_healer:
-        keep = keep & (e_target < A)
-    target = torch.where(keep, e_target, best)
-    engaged = keep | has
-    if T.enemy_healer:
-        target, engaged = enemy_ai._medivac_targets(s, T, target, engaged)
-    return target, engaged
+    prefer = torch.where(hits_back, 0.0, 1e6)  # [E, A]: a non-threat only wins when no threat is in range
+    return enemy_ai.enemy_targets(s, T, threat0, e_target, e_engaged, prefer=prefer)
 
 
 def knife_edge(battles: int, seed: int) -> list[str]:

@@ -54,17 +54,20 @@ def enemy_goals(s: BattleState, T: BattleTables) -> tuple[torch.Tensor, torch.Te
 
 
 def enemy_targets(s: BattleState, T: BattleTables, threat0: torch.Tensor, e_target: torch.Tensor,
-                  e_engaged: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                  e_engaged: torch.Tensor, prefer: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Every ``ai_every`` ticks: (target slot [B, E], has-target [B, E]) of every enemy.
 
-    ``threat0`` [B, E, A] marks allies ordered to attack each enemy this step.
+    ``threat0`` [B, E, A] marks allies ordered to attack each enemy this step. ``prefer`` [E, A], if given, is
+    added to the squared distances when a new target is picked (other targeting rules, measured in
+    ``benchmarks/fidelity_probes.py``; the simulator itself ranks by distance alone).
     """
     A = T.n_agents
     d2 = squared_distances(s.x[:, A:], s.y[:, A:], s.x[:, :A], s.y[:, :A])  # [B, E, A]; no sqrt needed
     a_alive = s.alive[:, None, :A] & T.target_ea  # [B, E, A]: live allies each enemy's weapon can hit
     threat = threat0 & a_alive
     cand = (d2 <= T.scan_ea ** 2) & a_alive | threat
-    best_cost, best = d2.masked_fill(~cand, _INF).min(-1)  # [B, E]
+    cost = d2 if prefer is None else d2 + prefer
+    best_cost, best = cost.masked_fill(~cand, _INF).min(-1)  # [B, E]
     has = torch.isfinite(best_cost)
     cur = e_target.clamp(max=A - 1)[..., None]  # [B, E, 1]
     near = d2.gather(2, cur) <= (T.reach_ea ** 2).expand(d2.shape[0], -1, -1).gather(2, cur)
