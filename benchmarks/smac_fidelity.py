@@ -177,17 +177,18 @@ named fact; they are the next things to measure.
   (`AttackTargetPriority` 20 for every unit in MMM2.SC2Map). Ruled out on MMM2: SC2's automatic targeting ranks
   threats (units that can return fire) before priority and distance (Liquipedia, "Automatic Targeting"), so an
   enemy skips the medivac while a marine or marauder is in scan range; with that rule in `enemy_targets` (probe
-  `threat_first` of `benchmarks/fidelity_probes.py`) the scripted figures are unchanged (return 5.56 / 5.40, length 30 / 23 steps, 200 battles) and random play
-  moves by under 0.5 %.
+  `threat_first` of `benchmarks/fidelity_probes.py`) the scripted figures are unchanged (return 5.56 / 5.40,
+  length 30 / 23 steps with SMAC's / SMAClite's step, 1,000 battles) and random play still wins none.
 - **Random play lasts longer and times out more often than SMAClite's, even at SMAClite's step (3m 34.5 vs 24.3
   steps, 24 % vs 7 % timeouts; 27m_vs_30m 78 vs 51): open, partly explained.** Not idle auto-attack: SC2 lets an
   idle or stopped unit acquire targets by itself, but SMAClite's `StopCommand` and `MoveCommand` never fire
   (`unit_command.py`), as ours, so that SC2 fact separates both from SMAC, not ours from SMAClite. Part of it is
   where the enemies stop: SMAClite's attack-move walks to the exact point (velocity 0 only at distance 0), ours
   stops within `enemy_ai.ARRIVED` = 2.0 of it, further from the allies' start. Measured with SMAClite's step,
-  1,000 random battles, ARRIVED 2.0 / 0.01 (probe `arrived` of `benchmarks/fidelity_probes.py`): 3m 34.5 / 31.2 steps (timeouts 24 % / 16 %), 8m 59.0 / 48.8, 2s3z
-  60.0 / 56.7, 27m_vs_30m 78.1 / 73.5. The rest (3m: 31 vs 24 steps) is not yet traced; SMAClite's RVO2 lets
-  a group jostle around the point, which a point-stop at distance 0 cannot reproduce without piling units up.
+  1,000 random battles, ARRIVED 2.0 / 0.01 (probe `arrived` of `benchmarks/fidelity_probes.py`): 3m 34.5 /
+  31.2 steps (timeouts 24 % / 16 %), 8m 59.0 / 48.8, 2s3z 60.0 / 56.7, 27m_vs_30m 78.1 / 73.5. The rest (3m: 31
+  vs 24 steps) is not yet traced; SMAClite's RVO2 lets a group jostle around the point, which a point-stop at
+  distance 0 cannot reproduce without piling units up.
 - **SMAClite has no 3m, 8m or 5m_vs_6m.** Its figures for these come from map JSONs written in the convention of
   its own marine maps (`benchmarks/reference/smaclite_maps/`): groups at (9, 16) and (23, 16), attack point
   (9, 16), open terrain, as SMAC's map files place them.
