@@ -14,6 +14,10 @@ Each probe changes one thing against the committed simulator, plays battles with
   threat_first: MMM2 under the script and random play, the enemies' target choice ranking units that
                 can return fire before the others (SC2's automatic targeting, Liquipedia "Automatic
                 Targeting") instead of distance alone: scripted return and length, random win rate.
+  mmm2:         MMM2 under the script: SMAClite's start positions instead of our formation, collisions
+                off, and SMAClite's end rule (a battle goes on while an army's medivac lives; SMAC's
+                ``only_medivac_left`` ends it): scripted return and length. The SMAClite side of this
+                comparison is benchmarks/reference/smaclite_mmm2.py.
 None of these changes is adopted: they are measurements for the fidelity notes, and changing the
 rules would start a simulator version 3 (every committed v2 run would be invalid).
 """
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import sys
 
@@ -32,7 +37,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from smac_fidelity import run  # noqa: E402
 
-from qtran_lib.envs.starcraft import SIMULATOR_VERSION, battle, enemy_ai  # noqa: E402
+from qtran_lib.envs.starcraft import SIMULATOR_VERSION, battle, enemy_ai, get_scenario  # noqa: E402
+from qtran_lib.envs.starcraft import env as env_module  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "fidelity_probes.md")
 JITTERS = (0.0, 0.1, 0.25, 1.0)
@@ -96,7 +102,58 @@ def threat_first(battles: int, seed: int) -> list[str]:
     return lines + [""]
 
 
-PROBES = {"knife_edge": knife_edge, "arrived": arrived, "threat_first": threat_first}
+# SMAClite's fixed MMM2 start (SMACliteEnv.reset at commit 0d6abbea1334: groups at (9, 16) and (23, 16), rows of
+# four along x packed by each unit's own size), per side and unit type in slot order
+SMACLITE_MMM2_START = {
+    True: {"marauder": [(7.688, 17.15), (8.863, 17.15)],
+           "marine": [(9.05, 14.988), (9.85, 14.988), (10.65, 14.988), (7.5, 16.163), (8.3, 16.163), (9.1, 16.163),
+                      (9.9, 16.163)],
+           "medivac": [(7.875, 14.988)]},
+    False: {"marauder": [(23.7, 14.85), (22.525, 14.85), (21.35, 14.85)],
+            "marine": [(23.138, 17.013), (22.337, 17.013), (21.538, 17.013), (24.688, 15.837), (23.888, 15.837),
+                       (23.087, 15.837), (22.288, 15.837), (24.688, 14.85)],
+            "medivac": [(24.312, 17.013)]},
+}
+
+
+def smaclite_start(env) -> None:
+    """Put every unit where SMAClite's reset puts it (the k-th unit of a type and side on the k-th position)."""
+    T = env.tables
+    names = get_scenario("MMM2").type_order
+    used = {(a, n): 0 for a in (True, False) for n in names}
+    pos = T.start_pos.clone()
+    for i in range(T.n_units):
+        key = (bool(T.is_ally[i]), names[int(T.type_idx[i])])
+        pos[i] = torch.tensor(SMACLITE_MMM2_START[key[0]][key[1]][used[key]])
+        used[key] += 1
+    T.start_pos = pos
+
+
+def no_collisions(env) -> None:
+    env.config = dataclasses.replace(env.config, collide_iters=0)
+
+
+def smaclite_outcome(alive, T):
+    """SMAClite's end of battle: an army is beaten only when every unit, medivacs included, is dead."""
+    allies_up, enemies_up = alive[:, :T.n_agents].any(1), alive[:, T.n_agents:].any(1)
+    return ~allies_up | ~enemies_up, allies_up & ~enemies_up, enemies_up & ~allies_up
+
+
+def mmm2(battles: int, seed: int) -> list[str]:
+    variants = (("ours", None, False), ("SMAClite's start positions", smaclite_start, False),
+                ("collisions off", no_collisions, False),
+                ("SMAClite's start, collisions off", lambda e: (smaclite_start(e), no_collisions(e)), False),
+                ("SMAClite's end rule", None, True))
+    lines = ["## MMM2 under the focus-fire script: start positions, collisions and the end rule", "",
+             "| variant | return, SMAC's step | length | return, SMAClite's step | length |", "|---|---|---|---|---|"]
+    for label, prepare, lite_end in tqdm(variants, desc="mmm2"):
+        with patched(env_module, "outcome", smaclite_outcome) if lite_end else contextlib.nullcontext():
+            cells = [run("MMM2", battles, seed, True, base, prepare=prepare) for base in ("smac", "lite")]
+        lines.append(f"| {label} | " + " | ".join(f"{c['return']:.2f} | {c['length']:.1f}" for c in cells) + " |")
+    return lines + [""]
+
+
+PROBES = {"knife_edge": knife_edge, "arrived": arrived, "threat_first": threat_first, "mmm2": mmm2}
 
 
 def main() -> None:
