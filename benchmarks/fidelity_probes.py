@@ -18,6 +18,14 @@ Each probe changes one thing against the committed simulator, plays battles with
                 off, and SMAClite's end rule (a battle goes on while an army's medivac lives; SMAC's
                 ``only_medivac_left`` ends it): scripted return and length. The SMAClite side of this
                 comparison is benchmarks/reference/smaclite_mmm2.py.
+  crowd_hold:   random play with SMAClite's step on every map: the CROWDED hold-still rule (a unit the last
+                tick left pressed into others waits a tick, ``battle.CROWDED``) for both sides as now, for
+                the allies only, for the allies only with ARRIVED = 0.01, and for units whose stop point
+                is within 2 ticks' walk (``battle.HOLD_WITHIN``) with two collision passes: episode length;
+                and, under the script, the return and the overlap statistic those variants leave.
+  numbering:    corridor under the script with our positions but SMAClite's slot numbering (its groups are
+                filled row by row from the back for the enemies): the script breaks ties between
+                full-health targets by the lowest slot, so which zergling is enemy 0 decides the battle.
 None of these changes is adopted: they are measurements for the fidelity notes, and changing the
 rules would start a simulator version 3 (every committed v2 run would be invalid).
 """
@@ -153,7 +161,68 @@ def mmm2(battles: int, seed: int) -> list[str]:
     return lines + [""]
 
 
-PROBES = {"knife_edge": knife_edge, "arrived": arrived, "threat_first": threat_first, "mmm2": mmm2}
+def allies_only_hold():
+    """battle.tick with the CROWDED hold for the allies only: the enemies' crowd values are zeroed before each tick."""
+    tick = battle.tick
+
+    def allies_hold(s, T, c, tgt, attack, move, collide_iters, crowd):
+        return tick(s, T, c, tgt, attack, move, collide_iters, torch.cat([crowd[:, :T.n_agents],
+                                                                          torch.zeros_like(crowd[:, T.n_agents:])], 1))
+    return patched(battle, "tick", allies_hold)
+
+
+CROWD_MAPS = ("3m", "8m", "2s3z", "3s5z", "5m_vs_6m", "MMM2", "27m_vs_30m", "corridor")
+
+
+def crowd_hold(battles: int, seed: int) -> list[str]:
+    @contextlib.contextmanager
+    def allies_only_hold_exact_arrival():
+        with allies_only_hold(), patched(enemy_ai, "ARRIVED", 0.01):
+            yield
+
+    variants = (("both sides hold (ours)", contextlib.nullcontext, {}), ("allies only", allies_only_hold, {}),
+                ("allies only, ARRIVED = 0.01", allies_only_hold_exact_arrival, {}),
+                ("hold near the goal, 2 passes", lambda: patched(battle, "HOLD_WITHIN", 2.0), {"collide_iters": 2}))
+    lines = ["## The CROWDED hold: random-play length with SMAClite's step, and the scripted battle", "",
+             "Cells: random-play length ± s.e. / scripted return / overlap mean under the script (share of live",
+             "ground pairs closer than 0.8 of touching distance); all with SMAClite's step. SMAClite's figures:",
+             "`smac_fidelity.md`.", "",
+             "| map | " + " | ".join(v[0] for v in variants) + " |", "|---|" + "---|" * len(variants)]
+    for m in tqdm(CROWD_MAPS, desc="crowd_hold"):
+        cells = []
+        for _, ctx, options in variants:
+            with ctx():
+                r, s = run(m, battles, seed, False, "lite", **options), run(m, battles, seed, True, "lite", **options)
+            cells.append(f"{r['length']:.1f} ± {r['length_se']:.1f} / {s['return']:.2f} / {s['overlap_mean']:.4f}")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def smaclite_numbering(env) -> None:
+    """Keep our positions, number each side's units of a type as SMAClite's group placement does: allies row by
+    row from low y, each row from low x; enemies (mirrored) from high y, each row from high x."""
+    T = env.tables
+    pos = T.start_pos.clone()
+    for first, n, sign in ((0, T.n_agents, 1.0), (T.n_agents, T.n_enemies, -1.0)):
+        for t in T.type_idx[first:first + n].unique():
+            idx = [i for i in range(first, first + n) if int(T.type_idx[i]) == int(t)]
+            ordered = sorted((pos[i].tolist() for i in idx), key=lambda p: (sign * round(p[1], 3), sign * round(p[0], 3)))
+            for i, p in zip(idx, ordered):
+                pos[i] = torch.tensor(p)
+    T.start_pos = pos
+
+
+def numbering(battles: int, seed: int) -> list[str]:
+    lines = ["## corridor under the focus-fire script: our slot numbering or SMAClite's", "",
+             "| numbering | return, SMAC's step | length | return, SMAClite's step | length |", "|---|---|---|---|---|"]
+    for label, prepare in (("ours", None), ("SMAClite's (our positions)", smaclite_numbering)):
+        cells = [run("corridor", battles, seed, True, base, prepare=prepare) for base in ("smac", "lite")]
+        lines.append(f"| {label} | " + " | ".join(f"{c['return']:.2f} | {c['length']:.1f}" for c in cells) + " |")
+    return lines + [""]
+
+
+PROBES = {"knife_edge": knife_edge, "arrived": arrived, "threat_first": threat_first, "mmm2": mmm2,
+          "crowd_hold": crowd_hold, "numbering": numbering}
 
 
 def main() -> None:

@@ -25,6 +25,11 @@ CROWDED = 0.05
 before a tick's last collision pass (about 5 % of touching distance) holds still the next tick:
 the passes then clear the crowd instead of chasing walkers that keep pressing in. Our choice,
 tuned so that issue 22's overlap statistic stays far below 0.01 (SC2 units queue similarly)."""
+HOLD_WITHIN = float("inf")
+"""A pressed unit holds only if its stop point (move point, or reach of its target) is within this many ticks'
+walk; inf (simulator version 2) holds every pressed unit. The hold stalls attack-moving crowds that SC2 and
+SMAClite let slide past each other; benchmarks/fidelity_probes.py (probe crowd_hold) measures 2.0 with two
+collision passes as a candidate for a version 3."""
 # action ids: 0 no-op, 1 stop, 2 north (+y), 3 south, 4 east (+x), 5 west, 6+j attack/heal j
 N_NO_ATTACK = 6
 
@@ -168,7 +173,10 @@ def tick(s: BattleState, T: BattleTables, c: TickConsts, tgt: torch.Tensor, atta
     gy = torch.where(chase, ty, s.goal_y) - y
     length = torch.where(chase, t_dist, torch.hypot(gx, gy))
     room = length - (c.reach_stop + r_t) * chase
-    step = torch.minimum(c.step_len, room.clamp_min(0.0)) * ((move | chase) & alive & (crowd <= CROWDED))
+    free = crowd <= CROWDED
+    if HOLD_WITHIN != float("inf"):
+        free = free | (room > HOLD_WITHIN * c.step_len)
+    step = torch.minimum(c.step_len, room.clamp_min(0.0)) * ((move | chase) & alive & free)
     scale = step / length.clamp_min(1e-6)
     nx, ny = torch.addcmul(x, gx, scale), torch.addcmul(y, gy, scale)
     nx, ny = _confine(nx, ny, x, y, T, c)
