@@ -29,7 +29,7 @@ HOLD_WITHIN = float("inf")
 """A pressed unit holds only if its stop point (move point, or reach of its target) is within this many ticks'
 walk; inf (simulator version 2) holds every pressed unit. The hold stalls attack-moving crowds that SC2 and
 SMAClite let slide past each other; benchmarks/fidelity_probes.py (probe crowd_hold) measures 2.0 with two
-collision passes as a candidate for a version 3."""
+collision passes, a version-3 candidate not adopted (why: "Remaining differences" in smac_fidelity.md)."""
 # action ids: 0 no-op, 1 stop, 2 north (+y), 3 south, 4 east (+x), 5 west, 6+j attack/heal j
 N_NO_ATTACK = 6
 
