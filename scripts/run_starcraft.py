@@ -146,26 +146,23 @@ def train_cells(folder: str, map_name: str, algos, seeds, workers: int, override
             print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def report() -> list[dict]:
-    """summary.csv, summary.md, one win-rate figure per map and README.md from the metrics on disk."""
-    import matplotlib
+def summary_rows(out: Path) -> tuple[list[dict], list[str], dict]:
+    """The rows of ``summary.csv`` for the results folder ``out``, computed from the finished runs on disk.
+
+    Returns (rows, unfinished run paths, {folder: {algo: {seed: metrics}}} of the finished runs). Pure: writes nothing,
+    so tests can check that a committed ``summary.csv`` still matches its runs.
+    """
     import yaml
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows, unfinished = [], []
-    # every folder that holds ALGO/seed_S/metrics.csv, named by its path under OUT (final/3m, log/...)
-    maps = sorted({str(m.parents[2].relative_to(OUT)) for m in OUT.glob("**/seed_*/metrics.csv")},
+    rows, unfinished, sweeps = [], [], {}
+    # every folder that holds ALGO/seed_S/metrics.csv, named by its path under out (final/3m, log/...)
+    maps = sorted({str(m.parents[2].relative_to(out)) for m in out.glob("**/seed_*/metrics.csv")},
                   key=lambda f: (not f.startswith("final/"), f))
-    if not maps:
-        print(f"no runs under {OUT} yet: nothing to report")
-        return []
     for map_name in maps:
-        sweep = load_sweep(OUT / map_name)
+        sweep = load_sweep(out / map_name)
         for algo in list(sweep):  # only finished runs enter the table (an interrupted one is listed as such)
             for seed in list(sweep[algo]):
-                run = OUT / map_name / algo / f"seed_{seed}"
+                run = out / map_name / algo / f"seed_{seed}"
                 if not is_complete(run, int(yaml.safe_load((run / "config.yaml").read_text())["t_max"])):
                     unfinished.append(f"{map_name}/{algo}/seed_{seed}")
                     del sweep[algo][seed]
@@ -173,13 +170,13 @@ def report() -> list[dict]:
                 del sweep[algo]
         if not sweep:
             continue
-        sweep = {a: sweep[a] for a in sorted(sweep, key=lambda a: ORDER.get(a, 99))}
+        sweeps[map_name] = sweep = {a: sweep[a] for a in sorted(sweep, key=lambda a: ORDER.get(a, 99))}
         for algo, runs in sweep.items():
             won = final_values(runs, "test_won_mean", last=LAST)  # per seed: mean of the last evaluations
             ret = final_values(runs, "test_return_mean", last=LAST)
             mean, low, high = bootstrap_ci(won)
             walls = [m["wall_time"][-1] for m in runs.values()]
-            first = OUT / map_name / algo / f"seed_{min(runs)}" / "config.yaml"
+            first = out / map_name / algo / f"seed_{min(runs)}" / "config.yaml"
             scenario = yaml.safe_load(first.read_text())["env"].removeprefix("starcraft:")
             rows.append({"folder": map_name, "scenario": scenario, "algo": algo, "seeds": " ".join(str(s) for s in sorted(runs)),
                          "n": len(runs), "t_env": int(min(m["t_env"][-1] for m in runs.values())),
@@ -187,6 +184,21 @@ def report() -> list[dict]:
                          "ci_high": round(float(high), 4), "per_seed": " ".join(f"{w:.4f}" for w in won),
                          "final_test_return": round(float(ret.mean()), 4),
                          "wall_time_s": round(float(sum(walls) / len(walls)), 1)})
+    return rows, unfinished, sweeps
+
+
+def report() -> list[dict]:
+    """summary.csv, summary.md, one win-rate figure per map and README.md from the metrics on disk."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows, unfinished, sweeps = summary_rows(OUT)
+    if not rows:
+        print(f"no finished runs under {OUT} yet: nothing to report")
+        return []
+    for map_name, sweep in sweeps.items():
         fig, ax = plt.subplots(figsize=(5, 3.5))
         plot_learning_curves(sweep, key="test_won_mean", ax=ax, title=map_name)
         ax.set_ylabel("test win rate")

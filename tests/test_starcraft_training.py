@@ -192,3 +192,23 @@ def test_results_script_trains_the_algorithms_asked_for_and_refuses_mixed_modes(
         with pytest.raises(SystemExit) as e:
             script.main(argv)
         assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_committed_summary_matches_its_runs(version):
+    """Chapter 6 reads summary.csv, not the runs: a run added or changed without `run_starcraft.py --report-only`
+    would leave the book quoting a stale table. Recompute every row from the committed metrics and compare."""
+    import csv
+    import io
+
+    script = _run_starcraft_script()
+    root = script.OUT.parent / f"simulator_v{version}"
+    rows, _, _ = script.summary_rows(root)
+    fresh = io.StringIO()
+    writer = csv.DictWriter(fresh, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    want, have = fresh.getvalue().splitlines(), (root / "summary.csv").read_text().splitlines()
+    stale = sorted(set(have) ^ set(want))
+    assert have == want, (f"{root.name}/summary.csv differs from its runs in these lines (rerun "
+                          f"`python scripts/run_starcraft.py --report-only`): {stale[:6]}")
