@@ -221,8 +221,10 @@ named fact; they are the next things to measure.
   and it would start a version 3 that discards the finished version-2 grid (3m, 2s3z, 8m). A version 3 is worth
   its runs only if it closes these rows without the second pass. Not idle auto-attack: SMAClite's `StopCommand`
   and `MoveCommand` never fire either (`unit_command.py`). Open: 2s3z and 3s5z stay 6-9 steps longer than
-  SMAClite's with both changes (candidate: SMAClite applies a hit to shields before armour, ours scales the HP
-  part by the unabsorbed share).
+  SMAClite's with both changes. Not the shield formula: SMAClite (as SC2) takes a hit off the shield and then
+  the unit's armour off what spills over; ours scales the armour-reduced damage by the share the shield did not
+  absorb. The two differ only on the hit that breaks a shield, by at most armour x shield / hit < armour (1 of a
+  zealot's 150 or a stalker's 160 hit points), once per shield break.
 - **SMAClite has no 3m, 8m or 5m_vs_6m.** Its figures for these come from map JSONs written in the convention of
   its own marine maps (`benchmarks/reference/smaclite_maps/`): groups at (9, 16) and (23, 16), attack point
   (9, 16), open terrain, as SMAC's map files place them.
