@@ -215,11 +215,12 @@ named fact; they are the next things to measure.
   (`battle.HOLD_WITHIN` = 2) with two collision passes keeps the overlap at or below 0.008 on every map and brings
   27m_vs_30m's scripted return from 14.3 to 10.1 (SMAClite 9.7), but shortens random play less (3m 31.1, 8m 52.0,
   27m_vs_30m 55.8), flips 2s3z's fixed-start scripted battle to a win (another fixed start on a knife edge, like
-  8m's) and runs a second collision pass every tick (about 0.6x the steps per second). Decided: version 2 stays the
-  simulator of the book's StarCraft results. The overlap-safe candidate closes one row (27m_vs_30m's return) but
-  no random-play row (3m 31.1 vs 24.3), so it would not settle this bullet; it costs a third of the throughput;
-  and it would start a version 3 that discards the finished version-2 grid (3m, 2s3z, 8m). A version 3 is worth
-  its runs only if it closes these rows without the second pass. Not idle auto-attack: SMAClite's `StopCommand`
+  8m's) and runs a second collision pass every tick (0.62-0.65x version 2's steps per second at B = 1024, timed
+  in one process, not a committed benchmark). Decided: version 2 stays the simulator of the book's StarCraft
+  results. The overlap-safe candidate closes one row (27m_vs_30m's return) but no random-play row (3m 31.1 vs
+  24.3), so it would not settle this bullet; it costs about a third of the throughput; and it would start a
+  version 3 that discards the finished version-2 grid (3m, 2s3z, 8m). A version 3 is worth its runs only if it
+  closes these rows without the second pass. Not idle auto-attack: SMAClite's `StopCommand`
   and `MoveCommand` never fire either (`unit_command.py`). Open: 2s3z and 3s5z stay 6-9 steps longer than
   SMAClite's with both changes. Not the shield formula: SMAClite (as SC2) takes a hit off the shield and then
   the unit's armour off what spills over; ours scales the armour-reduced damage by the share the shield did not
