@@ -7,8 +7,10 @@ script at commit 9005c06). Every cell is one ``train`` run of the map's preset
 ``results/starcraft/simulator_v<V>/<folder>/<algo>/seed_<s>/`` (config.yaml, metrics.csv; checkpoint.pt stays out of
 git), where
 ``<folder>`` is ``final/<map>`` for the book's protocol and ``log/<experiment>/<map>`` for the experiment log.
-A cell whose metrics.csv already reaches t_max is skipped; one with a checkpoint continues from it
-(bit-exactly: a run extended from 60k to 120k steps trains exactly as a fresh 120k run; only its test
+A finished cell's checkpoint.pt (its replay buffer included: 0.2-2 GB) is deleted unless a GRID row continues from
+that folder and algorithm (``continued_sources``) or ``--keep-checkpoints`` is given: the whole grid would otherwise
+leave about 150 GB of checkpoints. A cell whose metrics.csv already reaches t_max is skipped; one with a checkpoint
+continues from it (bit-exactly: a run extended from 60k to 120k steps trains exactly as a fresh 120k run; only its test
 battles after 60k draw other random starts, because the shorter run's final evaluation advanced the test
 environment's generator).
 
@@ -103,9 +105,18 @@ def is_complete(run: Path, t_max: int) -> bool:
     return bool(rows) and int(rows[-1]["t_env"]) >= t_max and rows[-1]["test_won_mean"] != ""
 
 
-def _cell(job: tuple[dict, str]) -> str:
-    """Train one cell in a worker process (one torch thread); continue from its checkpoint if it has one."""
-    cfg_dict, out = job
+def continued_sources() -> set[tuple[str, str]]:
+    """The (folder, algorithm) pairs whose runs a GRID row continues from: their checkpoints must stay."""
+    return {(cont, a) for _, _, algos, _, _, cont in GRID if cont for a in algos}
+
+
+def _cell(job: tuple) -> str:
+    """Train one cell in a worker process (one torch thread); continue from its checkpoint if it has one.
+
+    job: (config dict, run folder[, keep the checkpoint once the run is finished (default True)]).
+    """
+    cfg_dict, out, *rest = job
+    keep = rest[0] if rest else True
     import torch
 
     torch.set_num_threads(1)
@@ -117,11 +128,16 @@ def _cell(job: tuple[dict, str]) -> str:
         train(cfg_dict, out=out, resume=ckpt if ckpt.exists() else None, progress=False)
     except Exception as e:  # keep the other cells going
         return f"{out}: error {type(e).__name__}: {e}"
-    return f"{out}: done in {time.perf_counter() - start:.0f} s"
+    done = f"{out}: done in {time.perf_counter() - start:.0f} s"
+    if not keep and ckpt.exists():
+        size = ckpt.stat().st_size
+        ckpt.unlink()
+        done += f" (checkpoint deleted, {size / 1e9:.1f} GB: no GRID row continues from it)"
+    return done
 
 
 def train_cells(folder: str, map_name: str, algos, seeds, workers: int, overrides: dict,
-                continue_from: str | None = None) -> None:
+                continue_from: str | None = None, keep_checkpoints: bool = False) -> None:
     """Train every (algo, seed) cell of one grid row whose metrics.csv does not reach t_max yet."""
     import multiprocessing as mp
     import shutil
@@ -136,7 +152,8 @@ def train_cells(folder: str, map_name: str, algos, seeds, workers: int, override
             src = OUT / str(continue_from) / algo / f"seed_{seed}"
             if continue_from and not out.exists() and (src / "checkpoint.pt").exists():
                 shutil.copytree(src, out)
-            jobs.append((cfg.to_dict(), str(out)))
+            keep = keep_checkpoints or (folder, algo) in continued_sources()
+            jobs.append((cfg.to_dict(), str(out), keep))
     print(f"[{time.strftime('%H:%M:%S')}] {folder}: {len(jobs)} of {len(algos) * len(seeds)} cells to train",
           flush=True)
     if not jobs:
@@ -305,6 +322,8 @@ def main(argv=None) -> int:
     p.add_argument("--only", help="comma-separated result folders of GRID rows to train, e.g. log/preset_200k/3m")
     p.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
     p.add_argument("--report-only", action="store_true", help="only rebuild the table, figures and README")
+    p.add_argument("--keep-checkpoints", action="store_true",
+                   help="keep every finished cell's checkpoint.pt (default: only those a GRID row continues from)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides for every cell")
     args = p.parse_args(argv)
     if not args.report_only:
@@ -330,7 +349,7 @@ def main(argv=None) -> int:
                 grid = [(*row[:2], tuple(a for a in row[2] if a in wanted), *row[3:]) for row in grid]
         for folder, map_name, algos, seeds, row_overrides, continue_from in grid:
             train_cells(folder, map_name, algos, parse_seeds(seeds), args.workers, {**row_overrides, **overrides},
-                        continue_from)
+                        continue_from, args.keep_checkpoints)
     for r in report():
         print(f"{r['folder']:>5} {r['algo']:>10}: win {r['final_win_rate']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
               f" (n={r['n']}), {r['wall_time_s']:.0f} s per run")

@@ -212,3 +212,51 @@ def test_committed_summary_matches_its_runs(version):
     stale = sorted(set(have) ^ set(want))
     assert have == want, (f"{root.name}/summary.csv differs from its runs in these lines (rerun "
                           f"`python scripts/run_starcraft.py --report-only`): {stale[:6]}")
+
+
+def test_a_finished_cell_drops_its_checkpoint_unless_a_row_continues_from_it(monkeypatch, tmp_path):
+    """The grid's checkpoints (replay buffers) would fill ~150 GB: a finished cell deletes its checkpoint.pt unless
+    a GRID row continues from that folder and algorithm, or --keep-checkpoints asks to keep it."""
+    import sys
+    from pathlib import Path
+
+    train_module = sys.modules["qtran_lib.train"]  # the module (qtran_lib.train is also the function's name)
+    script = _run_starcraft_script()
+    assert ("final/3m", "qtran_base") in script.continued_sources()  # log/steps_800k/3m continues from it
+    assert ("final/3m", "iql") not in script.continued_sources()
+
+    def fake_train(cfg, out, resume=None, progress=True):
+        (Path(out) / "checkpoint.pt").write_bytes(b"x" * 10)
+
+    monkeypatch.setattr(train_module, "train", fake_train)
+    for keep, kept in ((False, False), (True, True)):
+        out = tmp_path / f"keep_{keep}"
+        out.mkdir()
+        message = script._cell(({}, str(out), keep))
+        assert (out / "checkpoint.pt").exists() == kept, message
+        assert ("checkpoint deleted" in message) == (not kept)
+    assert (script._cell(({}, str(out))) and (out / "checkpoint.pt").exists())  # old two-field jobs keep it
+    jobs = []
+
+    class FakePool:
+        def __init__(self, n):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def imap_unordered(self, fn, js):
+            jobs.extend(js)
+            return []
+
+    import multiprocessing
+
+    monkeypatch.setattr(multiprocessing, "get_context", lambda kind: type("Ctx", (), {"Pool": FakePool}))
+    monkeypatch.setattr(script, "OUT", tmp_path / "results")
+    for keep_all in (False, True):
+        jobs.clear()
+        script.train_cells("final/3m", "3m", ("iql", "qtran_base"), [0], 1, {}, None, keep_all)
+        assert {(Path(j[1]).parent.name, j[2]) for j in jobs} == {("iql", keep_all), ("qtran_base", True)}
