@@ -7,9 +7,9 @@ script at commit 9005c06). Every cell is one ``train`` run of the map's preset
 ``results/starcraft/simulator_v<V>/<folder>/<algo>/seed_<s>/`` (config.yaml, metrics.csv; checkpoint.pt stays out of
 git), where
 ``<folder>`` is ``final/<map>`` for the book's protocol and ``log/<experiment>/<map>`` for the experiment log.
-A finished cell's checkpoint.pt (its replay buffer included: 0.2-2 GB) is deleted unless a GRID row continues from
+A finished cell's checkpoint.pt (its replay buffer included: 0.1-2 GB) is deleted unless a GRID row continues from
 that folder and algorithm (``continued_sources``) or ``--keep-checkpoints`` is given: the whole grid would otherwise
-leave about 150 GB of checkpoints. A cell whose metrics.csv already reaches t_max is skipped; one with a checkpoint
+leave over 100 GB of checkpoints. A cell whose metrics.csv already reaches t_max is skipped; one with a checkpoint
 continues from it (bit-exactly: a run extended from 60k to 120k steps trains exactly as a fresh 120k run; only its test
 battles after 60k draw other random starts, because the shorter run's final evaluation advanced the test
 environment's generator).

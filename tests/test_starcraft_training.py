@@ -215,7 +215,7 @@ def test_committed_summary_matches_its_runs(version):
 
 
 def test_a_finished_cell_drops_its_checkpoint_unless_a_row_continues_from_it(monkeypatch, tmp_path):
-    """The grid's checkpoints (replay buffers) would fill ~150 GB: a finished cell deletes its checkpoint.pt unless
+    """The grid's checkpoints (replay buffers) would fill over 100 GB: a finished cell deletes its checkpoint.pt unless
     a GRID row continues from that folder and algorithm, or --keep-checkpoints asks to keep it."""
     import sys
     from pathlib import Path
