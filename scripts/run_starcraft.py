@@ -305,7 +305,7 @@ shared 2-core CPU machine; the wall times below were measured there with other j
 
 Planned in the script's grid but not (yet) run: {not_run}.
 (Algorithm, scenario) pairs with no run in any folder: {untried}.
-Interrupted before t_max, left out of the table: {unfinished}.
+Runs short of t_max (stopped, or still training), left out of the table: {unfinished}.
 
 ## Learning curves (test win rate, mean and 95 % bootstrap band over seeds)
 
