@@ -39,7 +39,7 @@ class CheckpointError(RuntimeError):
     """A checkpoint file is missing, unreadable, corrupt or from an incompatible run."""
 
 
-def _digest(data: bytes) -> str:
+def _digest(data: bytes | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
@@ -56,14 +56,16 @@ def clean_stale_temporaries(folder: str | Path, keep: str | Path | None = None) 
 def save_checkpoint(payload: dict, path: str | Path) -> None:
     """Serialise in memory, seal with SHA-256, write a temporary file in the same folder, fsync, rename.
 
-    A crash never leaves half a file under ``path``; a full disk raises CheckpointError naming it.
+    A crash never leaves half a file under ``path``; a full disk raises CheckpointError naming it. The serialised
+    bytes exist once: the digest and the sealed tensor read the in-memory file through one view, not copies (a run's
+    replay buffer makes a checkpoint several GB, and every copy was that much more memory at each checkpoint).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     inner = io.BytesIO()
     torch.save(payload, inner)
-    data = inner.getvalue()
-    outer = {"format": FORMAT, "sha256": _digest(data), "payload": torch.frombuffer(bytearray(data), dtype=torch.uint8)}
+    data = inner.getbuffer()  # a writable view of the serialised bytes, no copy
+    outer = {"format": FORMAT, "sha256": _digest(data), "payload": torch.frombuffer(data, dtype=torch.uint8)}
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=TMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
