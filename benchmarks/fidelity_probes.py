@@ -316,7 +316,7 @@ def protoss_end(battles: int, seed: int) -> list[str]:
              "|---|---|---|---|---|---|"]
     lite = json.load(open(SMACLITE_PROTOSS)) if os.path.exists(SMACLITE_PROTOSS) else {}
 
-    def row(m, label, r, se=None):
+    def row(m, label, r):
         return (f"| {m} | {label} | {r['length']:.1f} ± {r['length_se']:.1f} | {r['last_ally_steps']:.1f}, "
                 f"{r['last_ally_nearest_median']:.1f} | {r['dies_at']['stalker']:.1f} | {r['dies_at']['zealot']:.1f} |")
     for m in tqdm(PROTOSS_MAPS, desc="protoss_end"):
