@@ -7,7 +7,7 @@ script at commit 9005c06). Every cell is one ``train`` run of the map's preset
 ``results/starcraft/simulator_v<V>/<folder>/<algo>/seed_<s>/`` (config.yaml, metrics.csv; checkpoint.pt stays out of
 git), where
 ``<folder>`` is ``final/<map>`` for the book's protocol and ``log/<experiment>/<map>`` for the experiment log.
-A finished cell's checkpoint.pt (its replay buffer included: 0.1-2 GB) is deleted unless a GRID row continues from
+A finished cell's checkpoint.pt (its replay buffer included: 0.1-3.3 GB) is deleted unless a GRID row continues from
 that folder and algorithm (``continued_sources``) or ``--keep-checkpoints`` is given: the whole grid would otherwise
 leave over 100 GB of checkpoints. A cell whose metrics.csv already reaches t_max is skipped; one with a checkpoint
 continues from it (bit-exactly: a run extended from 60k to 120k steps trains exactly as a fresh 120k run; only its test
@@ -18,6 +18,7 @@ environment's generator).
     python scripts/run_starcraft.py --maps 3m --algos qmix --seeds 0-4
     python scripts/run_starcraft.py --config starcraft_tuned --maps 5m_vs_6m --algos qmix,qtran_base
     python scripts/run_starcraft.py --report-only            # table, figures and README from metrics.csv
+    python scripts/run_starcraft.py --only final/MMM2 --status   # what is done, partial or missing, and the hours left
 
 The report (``summary.csv``, ``summary.md``, ``log_summary.md``, ``<folder>/win_rate.png``, ``README.md``) is built only from
 the metrics.csv files on disk: every number in it comes from a committed run.
@@ -103,6 +104,85 @@ def is_complete(run: Path, t_max: int) -> bool:
     with open(m, newline="") as f:
         rows = list(csv.DictReader(f))
     return bool(rows) and int(rows[-1]["t_env"]) >= t_max and rows[-1]["test_won_mean"] != ""
+
+
+def cell_status(run: Path, t_max: int, source: Path | None = None) -> tuple[str, int]:
+    """Where one cell stands, as (state, env steps its metrics reached); ``source``: the run a continuing row copies.
+
+    done: metrics reach t_max. partial: a checkpoint continues it (from at most a tenth of the run before the
+    metrics' last row). from source: not started, the source run's checkpoint starts it. missing: nothing yet.
+    stale: files but no checkpoint; ``train`` refuses such a folder, so delete it to train the cell again.
+    """
+    if is_complete(run, t_max):
+        return "done", t_max
+    if not run.exists() and source is not None and (source / "checkpoint.pt").exists():
+        return "from source", _reached(source)
+    if (run / "checkpoint.pt").exists():
+        return "partial", _reached(run)
+    if run.exists() and any(run.iterdir()):
+        return "stale", _reached(run)
+    return "missing", 0
+
+
+def _reached(run: Path) -> int:
+    """The env steps of a run's last metrics row (0 without one)."""
+    m = run / "metrics.csv"
+    if not m.exists():
+        return 0
+    with open(m, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return int(rows[-1]["t_env"]) if rows else 0
+
+
+def _wall_time(run: Path) -> float:
+    with open(run / "metrics.csv", newline="") as f:
+        return float(list(csv.DictReader(f))[-1]["wall_time"])
+
+
+def _seconds_per_step(map_name: str, algo: str) -> list[float]:
+    """Wall seconds per env step of the finished ``final/<map>`` runs of ``algo``, else of every algorithm there."""
+    rates = {}
+    for m in (OUT / "final" / map_name).glob("*/seed_*/metrics.csv"):
+        with open(m, newline="") as f:
+            last = list(csv.DictReader(f))[-1:]
+        if last and last[0]["test_won_mean"] != "" and int(last[0]["t_env"]) > 0:
+            rates.setdefault(m.parents[1].name, []).append(float(last[0]["wall_time"]) / int(last[0]["t_env"]))
+    return rates.get(algo) or [r for v in rates.values() for r in v]
+
+
+def grid_status(grid) -> tuple[list[str], float, int]:
+    """What is left of ``grid`` (rows as in GRID): one line per (row, algorithm), the CPU-core hours the unfinished
+    cells still need and how many cells could not be estimated.
+
+    A cell's cost is the mean wall time of the row's finished runs of the same algorithm, else of any algorithm, else
+    the seconds per env step of the map's ``final`` runs (same algorithm, else any) times t_max (wall times are per run
+    on one core, so the hours add up over cores); scaled by the share of t_max still to go.
+    """
+    lines, hours, unknown = [], 0.0, 0
+    for folder, map_name, algos, seeds, overrides, continue_from in grid:
+        t_max = make_config({**preset_for(map_name), **overrides}, algo=algos[0], seed=0).t_max
+        runs = {(a, s): OUT / folder / a / f"seed_{s}" for a in algos for s in parse_seeds(seeds)}
+        states = {k: cell_status(run, t_max, OUT / continue_from / k[0] / f"seed_{k[1]}" if continue_from else None)
+                  for k, run in runs.items()}
+        walls = {k: _wall_time(runs[k]) for k, (state, _) in states.items() if state == "done"}
+        lines.append(f"{folder} (t_max {t_max // 1000}k)")
+        for a in algos:
+            cells = [(s, *states[a, s]) for s in parse_seeds(seeds)]
+            done = sum(state == "done" for _, state, _ in cells)
+            own = ([w for (b, _), w in walls.items() if b == a] or list(walls.values())
+                   or [t_max * r for r in _seconds_per_step(map_name, a)])
+            left = [f"seed_{s} {state}" + (f" at {t // 1000}k" if t else "") for s, state, t in cells if state != "done"]
+            # a partial run goes on from its checkpoint, a continuing row from its source; a stale one starts again
+            cost = sum(1 - t / t_max if state in ("partial", "from source") else 1.0
+                       for _, state, t in cells if state != "done")
+            if cost and own:
+                hours += cost * sum(own) / len(own) / 3600
+                left.append(f"about {cost * sum(own) / len(own) / 3600:.1f} CPU-core h")
+            elif cost:
+                unknown += sum(state != "done" for _, state, _ in cells)
+                left.append("no finished run of this map to estimate from")
+            lines.append(f"  {a:<11} {done}/{len(cells)} done" + ("; " + ", ".join(left) if left else ""))
+    return lines, hours, unknown
 
 
 def continued_sources() -> set[tuple[str, str]]:
@@ -261,6 +341,7 @@ simulator (`qtran_lib.envs.starcraft.SIMULATOR_VERSION`). `final/` holds the boo
 
 ```bash
 python scripts/run_starcraft.py --workers 3     # train every missing cell of the grid, then the report
+python scripts/run_starcraft.py --status        # what is done, partial or missing, and the CPU-core hours left
 python scripts/run_starcraft.py --report-only   # summary.csv, summary.md, log_summary.md, figures, this README
 ```
 
@@ -322,6 +403,9 @@ def main(argv=None) -> int:
     p.add_argument("--only", help="comma-separated result folders of GRID rows to train, e.g. log/preset_200k/3m")
     p.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
     p.add_argument("--report-only", action="store_true", help="only rebuild the table, figures and README")
+    p.add_argument("--status", action="store_true",
+                   help="train nothing: list each cell of the selected rows as done, partial or missing, with the "
+                        "CPU-core hours left")
     p.add_argument("--keep-checkpoints", action="store_true",
                    help="keep every finished cell's checkpoint.pt (default: only those a GRID row continues from)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides for every cell")
@@ -347,6 +431,12 @@ def main(argv=None) -> int:
                 if unknown:
                     p.error(f"--algos {','.join(unknown)}: not in the rows {args.only}")
                 grid = [(*row[:2], tuple(a for a in row[2] if a in wanted), *row[3:]) for row in grid]
+        if args.status:
+            lines, hours, unknown = grid_status([(*row[:4], {**row[4], **overrides}, row[5]) for row in grid])
+            print("\n".join(lines))
+            print(f"left: about {hours:.1f} CPU-core hours" + (f", and {unknown} cells with no finished run of their "
+                                                              "map to estimate from" if unknown else ""))
+            return 0
         for folder, map_name, algos, seeds, row_overrides, continue_from in grid:
             train_cells(folder, map_name, algos, parse_seeds(seeds), args.workers, {**row_overrides, **overrides},
                         continue_from, args.keep_checkpoints)

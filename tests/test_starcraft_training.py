@@ -142,6 +142,50 @@ def test_results_script_trains_the_seeds_asked_for(monkeypatch):
     assert calls and all(c[0] == folder and c[1] == [0, 1, 2] for c in calls)
 
 
+def test_status_lists_every_cell_and_the_hours_left(monkeypatch, tmp_path, capsys):
+    """`--status` trains nothing and tells each cell's state: done (metrics reach t_max), partial (a checkpoint
+    continues it), stale (files but no checkpoint: train would refuse the folder), from source (a continuing row's
+    source checkpoint starts it) or missing; the hours left scale the row's finished runs by what is still to go."""
+    script = _run_starcraft_script()
+    monkeypatch.setattr(script, "OUT", tmp_path)
+    monkeypatch.setattr(script, "train_cells", lambda *a, **k: pytest.fail("--status must not train"))
+    header = "t_env,test_won_mean,wall_time\n"
+
+    def run(folder, algo, seed, t, wall, checkpoint=False):
+        d = tmp_path / folder / algo / f"seed_{seed}"
+        d.mkdir(parents=True)
+        (d / "metrics.csv").write_text(header + f"{t},0.5,{wall}\n")
+        if checkpoint:
+            (d / "checkpoint.pt").write_bytes(b"")
+
+    run("final/3m", "qmix", 0, 400_000, 3600.0)
+    run("final/3m", "qmix", 1, 100_000, 900.0, checkpoint=True)
+    run("final/3m", "qmix", 2, 50_000, 450.0)
+    run("final/3m", "iql", 0, 400_000, 7200.0)
+    run("final/3m", "qtran_base", 0, 400_000, 1800.0, checkpoint=True)  # the source of log/steps_800k/3m
+    grid = [("final/3m", "3m", ("qmix", "iql", "vdn"), "0-2", script.TUNED, None),
+            ("log/steps_800k/3m", "3m", ("qtran_base",), "0-1", {**script.TUNED, "t_max": 800_000}, "final/3m"),
+            ("final/8m", "8m", ("qmix",), "0-1", script.TUNED, None)]
+    lines, hours, unknown = script.grid_status(grid)
+    assert lines == [
+        "final/3m (t_max 400k)",
+        "  qmix        1/3 done; seed_1 partial at 100k, seed_2 stale at 50k, about 1.8 CPU-core h",
+        "  iql         1/3 done; seed_1 missing, seed_2 missing, about 4.0 CPU-core h",
+        "  vdn         0/3 done; seed_0 missing, seed_1 missing, seed_2 missing, about 4.5 CPU-core h",
+        "log/steps_800k/3m (t_max 800k)",
+        "  qtran_base  0/2 done; seed_0 from source at 400k, seed_1 missing, about 1.5 CPU-core h",
+        "final/8m (t_max 400k)",
+        "  qmix        0/2 done; seed_0 missing, seed_1 missing, no finished run of this map to estimate from",
+    ]
+    # qmix: 0.75 + 1 runs of 1 h; iql: 2 runs of 2 h; vdn has no finished run: 3 runs of the row's mean, 1.5 h;
+    # log/steps_800k/3m has none either: final/3m's QTRAN-base takes 1800 s per 400k, so 1 h per 800k, for 0.5 + 1 runs
+    assert hours == pytest.approx(1.75 + 4.0 + 4.5 + 1.5) and unknown == 2
+    monkeypatch.setattr(script, "GRID", grid)
+    assert script.main(["--only", "final/3m", "--algos", "qmix", "--status"]) == 0
+    out = capsys.readouterr().out
+    assert "seed_1 partial at 100k" in out and "iql" not in out and "left: about 1.8 CPU-core hours" in out
+
+
 def test_every_committed_results_folder_is_a_grid_row():
     """results/starcraft/simulator_v<V>/{final/<map>, log/<experiment>/<map>} are rows of the script's GRID (the
     grid is the same for every simulator version), so each can be regenerated; the script writes the current one."""
