@@ -9,10 +9,10 @@ git), where
 ``<folder>`` is ``final/<map>`` for the book's protocol and ``log/<experiment>/<map>`` for the experiment log.
 A finished cell's checkpoint.pt (its replay buffer included: 0.1-3.3 GB) is deleted unless a GRID row continues from
 that folder and algorithm (``continued_sources``) or ``--keep-checkpoints`` is given: the whole grid would otherwise
-leave over 100 GB of checkpoints. A cell whose metrics.csv already reaches t_max is skipped; one with a checkpoint
-continues from it (bit-exactly: a run extended from 60k to 120k steps trains exactly as a fresh 120k run; only its test
-battles after 60k draw other random starts, because the shorter run's final evaluation advanced the test
-environment's generator).
+leave over 100 GB of checkpoints. A cell whose metrics.csv already reaches t_max is skipped; one killed before its
+first checkpoint starts again; one with a checkpoint continues from it (bit-exactly: a run extended from 60k to 120k
+steps trains exactly as a fresh 120k run; only its test battles after 60k draw other random starts, because the shorter
+run's final evaluation advanced the test environment's generator).
 
     python scripts/run_starcraft.py                          # the grid below, then the report
     python scripts/run_starcraft.py --maps 3m --algos qmix --seeds 0-4
@@ -111,7 +111,7 @@ def cell_status(run: Path, t_max: int, source: Path | None = None) -> tuple[str,
 
     done: metrics reach t_max. partial: a checkpoint continues it (from at most a tenth of the run before the
     metrics' last row). from source: not started, the source run's checkpoint starts it. missing: nothing yet.
-    stale: files but no checkpoint; ``train`` refuses such a folder, so delete it to train the cell again.
+    interrupted: files but no checkpoint (killed before its first one): the cell starts again from scratch.
     """
     if is_complete(run, t_max):
         return "done", t_max
@@ -120,7 +120,7 @@ def cell_status(run: Path, t_max: int, source: Path | None = None) -> tuple[str,
     if (run / "checkpoint.pt").exists():
         return "partial", _reached(run)
     if run.exists() and any(run.iterdir()):
-        return "stale", _reached(run)
+        return "interrupted", _reached(run)
     return "missing", 0
 
 
@@ -172,7 +172,7 @@ def grid_status(grid) -> tuple[list[str], float, int]:
             own = ([w for (b, _), w in walls.items() if b == a] or list(walls.values())
                    or [t_max * r for r in _seconds_per_step(map_name, a)])
             left = [f"seed_{s} {state}" + (f" at {t // 1000}k" if t else "") for s, state, t in cells if state != "done"]
-            # a partial run goes on from its checkpoint, a continuing row from its source; a stale one starts again
+            # a partial run goes on from its checkpoint, a continuing row from its source; an interrupted one starts again
             cost = sum(1 - t / t_max if state in ("partial", "from source") else 1.0
                        for _, state, t in cells if state != "done")
             if cost and own:
@@ -200,15 +200,23 @@ def _cell(job: tuple) -> str:
     import torch
 
     torch.set_num_threads(1)
+    from qtran_lib.sweep import cell_plan
     from qtran_lib.train import train
 
     ckpt = Path(out) / "checkpoint.pt"
     start = time.perf_counter()
-    try:  # a checkpoint of the same run with a smaller t_max continues bit-exactly (train's resume)
-        train(cfg_dict, out=out, resume=ckpt if ckpt.exists() else None, progress=False)
+    try:
+        # the sweep's rules: a checkpoint of this config continues (bit-exactly, also from a smaller t_max); run files
+        # without one were killed before their first checkpoint and start again; another config's checkpoint is refused
+        action, _ = cell_plan(cfg_dict, out)
+        if action == "stale":
+            return f"{out}: error: it holds a checkpoint of another config; delete the folder to retrain the cell"
+        train(cfg_dict, out=out, resume=out if action in ("resume", "done") else None, overwrite=action == "restart",
+              progress=False)
     except Exception as e:  # keep the other cells going
         return f"{out}: error {type(e).__name__}: {e}"
-    done = f"{out}: done in {time.perf_counter() - start:.0f} s"
+    done = (f"{out}: " + ("restarted (killed before its first checkpoint), " if action == "restart" else "")
+            + f"done in {time.perf_counter() - start:.0f} s")
     if not keep and ckpt.exists():
         size = ckpt.stat().st_size
         ckpt.unlink()

@@ -144,8 +144,8 @@ def test_results_script_trains_the_seeds_asked_for(monkeypatch):
 
 def test_status_lists_every_cell_and_the_hours_left(monkeypatch, tmp_path, capsys):
     """`--status` trains nothing and tells each cell's state: done (metrics reach t_max), partial (a checkpoint
-    continues it), stale (files but no checkpoint: train would refuse the folder), from source (a continuing row's
-    source checkpoint starts it) or missing; the hours left scale the row's finished runs by what is still to go."""
+    continues it), interrupted (files but no checkpoint: it starts again), from source (a continuing row's source
+    checkpoint starts it) or missing; the hours left scale the row's finished runs by what is still to go."""
     script = _run_starcraft_script()
     monkeypatch.setattr(script, "OUT", tmp_path)
     monkeypatch.setattr(script, "train_cells", lambda *a, **k: pytest.fail("--status must not train"))
@@ -169,7 +169,7 @@ def test_status_lists_every_cell_and_the_hours_left(monkeypatch, tmp_path, capsy
     lines, hours, unknown = script.grid_status(grid)
     assert lines == [
         "final/3m (t_max 400k)",
-        "  qmix        1/3 done; seed_1 partial at 100k, seed_2 stale at 50k, about 1.8 CPU-core h",
+        "  qmix        1/3 done; seed_1 partial at 100k, seed_2 interrupted at 50k, about 1.8 CPU-core h",
         "  iql         1/3 done; seed_1 missing, seed_2 missing, about 4.0 CPU-core h",
         "  vdn         0/3 done; seed_0 missing, seed_1 missing, seed_2 missing, about 4.5 CPU-core h",
         "log/steps_800k/3m (t_max 800k)",
@@ -184,6 +184,25 @@ def test_status_lists_every_cell_and_the_hours_left(monkeypatch, tmp_path, capsy
     assert script.main(["--only", "final/3m", "--algos", "qmix", "--status"]) == 0
     out = capsys.readouterr().out
     assert "seed_1 partial at 100k" in out and "iql" not in out and "left: about 1.8 CPU-core hours" in out
+
+
+def test_a_cell_killed_before_its_first_checkpoint_starts_again(tmp_path):
+    """A grid stopped early in a cell leaves config.yaml and metrics.csv without a checkpoint; the next run of the
+    script trains that cell from scratch (as a sweep does) instead of failing on the occupied folder, and says so.
+    A folder holding another config's checkpoint is refused, not overwritten."""
+    script = _run_starcraft_script()
+    cfg = make_config(load_yaml("matrix"), algo="vdn", max_updates=3, agent="mlp", hidden_dim=8, device="cpu")
+    out = tmp_path / "vdn" / "seed_0"
+    out.mkdir(parents=True)
+    (out / "config.yaml").write_text("algo: vdn\n")
+    (out / "metrics.csv").write_text("t_env,wall_time\n32,1.0\n")
+    msg = script._cell((cfg.to_dict(), str(out), True))
+    assert "restarted (killed before its first checkpoint), done in" in msg, msg
+    assert (out / "checkpoint.pt").exists() and "test_won_mean" in (out / "metrics.csv").read_text().splitlines()[0]
+    other = make_config(load_yaml("matrix"), algo="vdn", max_updates=3, agent="mlp", hidden_dim=16, device="cpu")
+    before = (out / "checkpoint.pt").read_bytes()
+    assert "holds a checkpoint of another config" in script._cell((other.to_dict(), str(out), True))
+    assert (out / "checkpoint.pt").read_bytes() == before
 
 
 def test_every_committed_results_folder_is_a_grid_row():
