@@ -288,7 +288,7 @@ def test_a_finished_cell_drops_its_checkpoint_unless_a_row_continues_from_it(mon
     assert ("final/3m", "qtran_base") in script.continued_sources()  # log/steps_800k/3m continues from it
     assert ("final/3m", "iql") not in script.continued_sources()
 
-    def fake_train(cfg, out, resume=None, progress=True):
+    def fake_train(cfg, out, resume=None, progress=True, overwrite=False):
         (Path(out) / "checkpoint.pt").write_bytes(b"x" * 10)
 
     monkeypatch.setattr(train_module, "train", fake_train)
