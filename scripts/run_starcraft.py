@@ -208,7 +208,7 @@ def _cell(job: tuple) -> str:
     try:
         # the sweep's rules: a checkpoint of this config continues (bit-exactly, also from a smaller t_max); run files
         # without one were killed before their first checkpoint and start again; another config's checkpoint is refused
-        action, _ = cell_plan(cfg_dict, out)
+        action = cell_plan(cfg_dict, out)[0]  # not the checkpoint it read: a replay buffer held through the whole run
         if action == "stale":
             return f"{out}: error: it holds a checkpoint of another config; delete the folder to retrain the cell"
         train(cfg_dict, out=out, resume=out if action in ("resume", "done") else None, overwrite=action == "restart",
