@@ -207,7 +207,8 @@ def _cell(job: tuple) -> str:
     start = time.perf_counter()
     try:
         # the sweep's rules: a checkpoint of this config continues (bit-exactly, also from a smaller t_max); run files
-        # without one were killed before their first checkpoint and start again; another config's checkpoint is refused
+        # without a readable one (killed before the first, or corrupt) start again; another config's checkpoint is refused
+        had_checkpoint = ckpt.exists()
         action = cell_plan(cfg_dict, out)[0]  # not the checkpoint it read: a replay buffer held through the whole run
         if action == "stale":
             return f"{out}: error: it holds a checkpoint of another config; delete the folder to retrain the cell"
@@ -215,8 +216,8 @@ def _cell(job: tuple) -> str:
               progress=False)
     except Exception as e:  # keep the other cells going
         return f"{out}: error {type(e).__name__}: {e}"
-    done = (f"{out}: " + ("restarted (killed before its first checkpoint), " if action == "restart" else "")
-            + f"done in {time.perf_counter() - start:.0f} s")
+    why = "its checkpoint failed the digest or format check" if had_checkpoint else "killed before its first checkpoint"
+    done = f"{out}: " + (f"restarted ({why}), " if action == "restart" else "") + f"done in {time.perf_counter() - start:.0f} s"
     if not keep and ckpt.exists():
         size = ckpt.stat().st_size
         ckpt.unlink()

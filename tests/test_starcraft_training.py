@@ -188,8 +188,9 @@ def test_status_lists_every_cell_and_the_hours_left(monkeypatch, tmp_path, capsy
 
 def test_a_cell_killed_before_its_first_checkpoint_starts_again(tmp_path):
     """A grid stopped early in a cell leaves config.yaml and metrics.csv without a checkpoint; the next run of the
-    script trains that cell from scratch (as a sweep does) instead of failing on the occupied folder, and says so.
-    A folder holding another config's checkpoint is refused, not overwritten."""
+    script trains that cell from scratch (as a sweep does) instead of failing on the occupied folder, and says so; so
+    does a cell whose checkpoint fails its check. A folder holding another config's checkpoint is refused, not
+    overwritten."""
     script = _run_starcraft_script()
     cfg = make_config(load_yaml("matrix"), algo="vdn", max_updates=3, agent="mlp", hidden_dim=8, device="cpu")
     out = tmp_path / "vdn" / "seed_0"
@@ -199,6 +200,9 @@ def test_a_cell_killed_before_its_first_checkpoint_starts_again(tmp_path):
     msg = script._cell((cfg.to_dict(), str(out), True))
     assert "restarted (killed before its first checkpoint), done in" in msg, msg
     assert (out / "checkpoint.pt").exists() and "test_won_mean" in (out / "metrics.csv").read_text().splitlines()[0]
+    (out / "checkpoint.pt").write_bytes((out / "checkpoint.pt").read_bytes()[:-10])  # a truncated checkpoint
+    msg = script._cell((cfg.to_dict(), str(out), True))
+    assert "restarted (its checkpoint failed the digest or format check), done in" in msg, msg
     other = make_config(load_yaml("matrix"), algo="vdn", max_updates=3, agent="mlp", hidden_dim=16, device="cpu")
     before = (out / "checkpoint.pt").read_bytes()
     assert "holds a checkpoint of another config" in script._cell((other.to_dict(), str(out), True))
