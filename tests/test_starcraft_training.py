@@ -203,6 +203,12 @@ def test_a_cell_killed_before_its_first_checkpoint_starts_again(tmp_path):
     (out / "checkpoint.pt").write_bytes((out / "checkpoint.pt").read_bytes()[:-10])  # a truncated checkpoint
     msg = script._cell((cfg.to_dict(), str(out), True))
     assert "restarted (its checkpoint failed the digest or format check), done in" in msg, msg
+    longer = make_config(load_yaml("matrix"), algo="vdn", max_updates=6, agent="mlp", hidden_dim=8, device="cpu")
+    first = (out / "metrics.csv").read_text().splitlines()
+    msg = script._cell((longer.to_dict(), str(out), True))  # a longer budget continues the run, as GRID's rows do
+    assert "restarted" not in msg and "done in" in msg, msg
+    after = (out / "metrics.csv").read_text().splitlines()
+    assert after[:2] == first[:2] and after[-1].split(",")[2] == "6"  # the same first row (wall time too); 6 updates
     other = make_config(load_yaml("matrix"), algo="vdn", max_updates=3, agent="mlp", hidden_dim=16, device="cpu")
     before = (out / "checkpoint.pt").read_bytes()
     assert "holds a checkpoint of another config" in script._cell((other.to_dict(), str(out), True))
