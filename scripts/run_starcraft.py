@@ -97,13 +97,18 @@ def preset_for(map_name: str) -> dict:
     return values
 
 
-def is_complete(run: Path, t_max: int) -> bool:
-    m = run / "metrics.csv"
-    if not m.exists():
-        return False
-    with open(m, newline="") as f:
+def _last_row(metrics: Path) -> dict | None:
+    """The last row of a run's metrics.csv (None when the file is missing or has no rows)."""
+    if not metrics.exists():
+        return None
+    with open(metrics, newline="") as f:
         rows = list(csv.DictReader(f))
-    return bool(rows) and int(rows[-1]["t_env"]) >= t_max and rows[-1]["test_won_mean"] != ""
+    return rows[-1] if rows else None
+
+
+def is_complete(run: Path, t_max: int) -> bool:
+    last = _last_row(run / "metrics.csv")
+    return last is not None and int(last["t_env"]) >= t_max and last["test_won_mean"] != ""
 
 
 def cell_status(run: Path, t_max: int, source: Path | None = None) -> tuple[str, int]:
@@ -126,27 +131,21 @@ def cell_status(run: Path, t_max: int, source: Path | None = None) -> tuple[str,
 
 def _reached(run: Path) -> int:
     """The env steps of a run's last metrics row (0 without one)."""
-    m = run / "metrics.csv"
-    if not m.exists():
-        return 0
-    with open(m, newline="") as f:
-        rows = list(csv.DictReader(f))
-    return int(rows[-1]["t_env"]) if rows else 0
+    last = _last_row(run / "metrics.csv")
+    return int(last["t_env"]) if last else 0
 
 
 def _wall_time(run: Path) -> float:
-    with open(run / "metrics.csv", newline="") as f:
-        return float(list(csv.DictReader(f))[-1]["wall_time"])
+    return float(_last_row(run / "metrics.csv")["wall_time"])
 
 
 def _seconds_per_step(map_name: str, algo: str) -> list[float]:
     """Wall seconds per env step of the finished ``final/<map>`` runs of ``algo``, else of every algorithm there."""
     rates = {}
     for m in (OUT / "final" / map_name).glob("*/seed_*/metrics.csv"):
-        with open(m, newline="") as f:
-            last = list(csv.DictReader(f))[-1:]
-        if last and last[0]["test_won_mean"] != "" and int(last[0]["t_env"]) > 0:
-            rates.setdefault(m.parents[1].name, []).append(float(last[0]["wall_time"]) / int(last[0]["t_env"]))
+        last = _last_row(m)
+        if last and last["test_won_mean"] != "" and int(last["t_env"]) > 0:
+            rates.setdefault(m.parents[1].name, []).append(float(last["wall_time"]) / int(last["t_env"]))
     return rates.get(algo) or [r for v in rates.values() for r in v]
 
 
