@@ -96,8 +96,8 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
         path = path / "checkpoint.pt"
     if not path.exists():
         raise CheckpointError(f"no checkpoint at {path}")
-    try:
-        outer = torch.load(path, map_location="cpu", weights_only=True)
+    try:  # memory-mapped: the sealed payload is read from the page cache, not copied into the process
+        outer = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as e:  # torch raises many types for truncated or foreign files
         raise CheckpointError(f"{path} is not a readable checkpoint (corrupt or truncated?): {type(e).__name__}: {e}") from None
     if not isinstance(outer, dict) or not str(outer.get("format", "")).startswith("qtran_lib-checkpoint"):
@@ -105,22 +105,52 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     if outer["format"] == LEGACY_FORMAT:  # written before digests existed: read it, unchecked, and say so
         warnings.warn(f"{path} is a {LEGACY_FORMAT} checkpoint without a digest: it is read unverified; the run's next "
                       "checkpoint is written with one", stacklevel=2)
-        return _complete(outer, path)
+        del outer  # read it again into memory: a mapped file could not be replaced on every OS while in use
+        return _complete(torch.load(path, map_location=map_location, weights_only=True), path)
     if outer["format"] != FORMAT:
         raise CheckpointError(f"{path} has checkpoint format {outer['format']!r}, this qtran_lib reads {FORMAT!r} "
                               "(written by a newer version?)")
     blob, digest = outer.get("payload"), outer.get("sha256")
     if not isinstance(blob, torch.Tensor) or blob.dtype != torch.uint8 or not isinstance(digest, str):
         raise CheckpointError(f"{path} is corrupt: its payload or digest is missing")
-    data = blob.numpy().tobytes()
+    data = memoryview(blob.numpy())  # the mapped bytes, not a copy (several GB with a StarCraft replay buffer)
     if _digest(data) != digest:
         raise CheckpointError(f"{path} is corrupt: the SHA-256 digest of its contents does not match the one stored "
                               "when it was written (a damaged disk or copy?); restore the file or retrain the run")
     try:
-        state = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+        state = torch.load(_BufferReader(data), map_location=map_location, weights_only=True)
     except Exception as e:
         raise CheckpointError(f"{path} has an unreadable payload: {type(e).__name__}: {e}") from None
+    finally:
+        del data, blob, outer  # unmap the file: the state's tensors are fresh copies
     return _complete(state, path)
+
+
+class _BufferReader(io.RawIOBase):
+    """A seekable read-only file over a buffer, without copying it (``io.BytesIO`` copies its initial bytes)."""
+
+    def __init__(self, buffer: memoryview):
+        super().__init__()
+        self._buffer, self._pos = buffer.cast("B"), 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        n = max(0, min(len(b), len(self._buffer) - self._pos))
+        memoryview(b).cast("B")[:n] = self._buffer[self._pos:self._pos + n]
+        self._pos += n
+        return n
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._pos = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._buffer)}[whence] + offset
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
 
 
 def _complete(state, path: Path) -> dict:
