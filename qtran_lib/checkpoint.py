@@ -54,33 +54,43 @@ def clean_stale_temporaries(folder: str | Path, keep: str | Path | None = None) 
 
 
 def save_checkpoint(payload: dict, path: str | Path) -> None:
-    """Serialise in memory, seal with SHA-256, write a temporary file in the same folder, fsync, rename.
+    """Serialise to a temporary file, seal it with SHA-256 in a second one, fsync, rename.
 
     A crash never leaves half a file under ``path``; a full disk raises CheckpointError naming it. The serialised
-    bytes exist once: the digest and the sealed tensor read the in-memory file through one view, not copies (a run's
-    replay buffer makes a checkpoint several GB, and every copy was that much more memory at each checkpoint).
+    payload is never held in memory: the digest and the sealed tensor read the first temporary file through a memory
+    map (a run's replay buffer makes a checkpoint several GB, and an in-memory copy was that much more memory at
+    every checkpoint, on top of the buffer itself). Both temporaries live in the target's folder while writing.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    inner = io.BytesIO()
-    torch.save(payload, inner)
-    data = inner.getbuffer()  # a writable view of the serialised bytes, no copy
-    outer = {"format": FORMAT, "sha256": _digest(data), "payload": torch.frombuffer(data, dtype=torch.uint8)}
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=TMP_SUFFIX, dir=path.parent)
+    temporaries, n_bytes = [], None
     try:
+        fd, inner = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=TMP_SUFFIX, dir=path.parent)
+        temporaries.append(inner)
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+        n_bytes = os.path.getsize(inner)
+        blob = torch.from_file(inner, shared=True, size=n_bytes, dtype=torch.uint8)  # mapped, not read in
+        outer = {"format": FORMAT, "sha256": _digest(memoryview(blob.numpy())), "payload": blob}
+        fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=TMP_SUFFIX, dir=path.parent)
+        temporaries.append(tmp)
         with os.fdopen(fd, "wb") as f:
             torch.save(outer, f)
             f.flush()
             os.fsync(f.fileno())
+        del outer, blob  # unmap the first temporary before it is deleted
         os.replace(tmp, path)
+        temporaries.remove(tmp)
     except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
         if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT) or _looks_like_full_disk(e):
             free = shutil.disk_usage(path.parent).free / 2**20
-            raise CheckpointError(f"could not write the checkpoint {path}: the disk is full ({free:.0f} MiB free, "
-                                  f"{len(data) / 2**20:.1f} MiB needed); free some space, then continue the run "
-                                  f"with --resume {path.parent}") from None
+            need = "" if n_bytes is None else f", {2 * n_bytes / 2**20:.1f} MiB needed while writing"
+            raise CheckpointError(f"could not write the checkpoint {path}: the disk is full ({free:.0f} MiB free"
+                                  f"{need}); free some space, then continue the run with --resume {path.parent}") from None
         raise
+    finally:
+        for t in temporaries:
+            Path(t).unlink(missing_ok=True)
     clean_stale_temporaries(path.parent)
 
 

@@ -315,11 +315,13 @@ def test_checkpoints_are_periodic_by_default(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("failure", ["enospc", "inline_container"])
-def test_full_disk_is_named(tmp_path, monkeypatch, failure, capsys):
-    real = torch.save
+@pytest.mark.parametrize("write", [0, 1])  # the payload's temporary file, or the sealed one
+def test_full_disk_is_named(tmp_path, monkeypatch, failure, write, capsys):
+    real, calls = torch.save, []
 
     def full(obj, f, *a, **k):
-        if not hasattr(f, "getvalue"):  # the write to disk, not the in-memory serialisation
+        calls.append(1)
+        if len(calls) == write + 1:
             if failure == "enospc":
                 raise OSError(errno.ENOSPC, "No space left on device")
             raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0")
