@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from multiprocessing.connection import wait
 from pathlib import Path
 
 RESULT_COLUMNS = ["algo", "seed", "env", "t_env", "episodes", "updates", "final_test_return", "final_test_std",
@@ -128,8 +129,8 @@ def _run_cell(job: tuple) -> dict:
 
 
 def _ignore_sigint() -> None:
-    """Pool initializer: Ctrl-C reaches every process of the terminal's group; only the parent handles it (it
-    terminates the pool), so the workers print no KeyboardInterrupt traceback."""
+    """Worker initializer: Ctrl-C reaches every process of the terminal's group; only the parent handles it (it
+    terminates the workers), so the workers print no KeyboardInterrupt traceback."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
@@ -160,9 +161,9 @@ def format_results(rows: list[dict]) -> str:
 
 
 class _terminate_workers_on_sigterm:
-    """Turn SIGTERM into SystemExit while the pool runs, so that leaving the ``with Pool`` block terminates the
-    workers. Without it, ``kill PID`` (or ``pkill -f "qtran_lib sweep"``) stops only the parent, and the
-    orphaned workers keep training and writing into the run folders."""
+    """Turn SIGTERM into SystemExit while the workers run, so that leaving ``imap_processes`` terminates them.
+    Without it, ``kill PID`` (or ``pkill -f "qtran_lib sweep"``) stops only the parent, and the orphaned workers
+    keep training and writing into the run folders."""
 
     def __enter__(self):
         self.previous = None
@@ -248,10 +249,85 @@ def run_in_processes(jobs: list[tuple], workers: int, record) -> None:
         for job in jobs:
             record(_run_cell(job))
         return
+    for row in imap_processes(_run_cell, jobs, workers, lost=_lost_cell_row, initializer=_ignore_sigint):
+        record(row)
+
+
+def _lost_cell_row(job: tuple, why: str) -> dict:
+    cfg_dict, out, _ = job
+    return {"algo": cfg_dict["algo"], "seed": cfg_dict["seed"], "env": cfg_dict["env"], "run_dir": out,
+            "status": f"error: {why}; rerun the sweep to resume it from its last checkpoint"}
+
+
+def _worker_loop(conn, fn, initializer) -> None:
+    """A worker of ``imap_processes``: receive a job, send back ``fn(job)``, until it receives None."""
+    if initializer is not None:
+        initializer()
+    while (job := conn.recv()) is not None:
+        try:
+            conn.send((True, fn(job)))
+        except Exception as e:
+            conn.send((False, f"{type(e).__name__}: {e}"))
+
+
+def _death(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        name = signal.Signals(-exitcode).name if -exitcode in signal.valid_signals() else str(-exitcode)
+        hint = " (killed by the OS: out of memory? see dmesg)" if -exitcode == signal.SIGKILL else ""
+        return f"its worker process died from signal {name}{hint}"
+    return f"its worker process exited with code {exitcode} without a result"
+
+
+def imap_processes(fn, jobs: list, workers: int, lost, initializer=None):
+    """Yield ``fn(job)`` for every job as each finishes, run in ``workers`` spawned worker processes.
+
+    ``multiprocessing.Pool`` replaces a worker that dies (killed by the OS, say for memory) and waits forever for
+    the job it held. Here every worker has its own pipe, so the parent knows which job a dead worker held: it yields
+    ``lost(job, why)`` for it, starts a new worker for the remaining jobs, and goes on. An exception inside ``fn``
+    also yields ``lost``. Leaving the generator early (an error, Ctrl-C, SIGTERM) terminates every worker.
+    """
     ctx = mp.get_context("spawn")
-    with _terminate_workers_on_sigterm(), ctx.Pool(min(workers, len(jobs)), initializer=_ignore_sigint) as pool:
-        for row in pool.imap_unordered(_run_cell, jobs):
-            record(row)
+    pending, busy = list(jobs), {}  # busy: parent's connection -> (process, job)
+
+    def start():
+        here, there = ctx.Pipe()
+        proc = ctx.Process(target=_worker_loop, args=(there, fn, initializer), daemon=True)
+        proc.start()
+        there.close()  # the worker's end lives in the worker only: its death makes ours readable (EOF)
+        return here, proc
+
+    def hand_out(conn, proc):
+        job = pending.pop(0)
+        conn.send(job)
+        busy[conn] = (proc, job)
+
+    with _terminate_workers_on_sigterm():
+        try:
+            for _ in range(min(workers, len(pending))):
+                hand_out(*start())
+            while busy:
+                for conn in wait(list(busy)):
+                    proc, job = busy.pop(conn)
+                    try:
+                        ok, value = conn.recv()
+                    except (EOFError, ConnectionError):
+                        conn.close()
+                        proc.join()
+                        yield lost(job, _death(proc.exitcode))
+                        if pending:
+                            hand_out(*start())
+                        continue
+                    yield value if ok else lost(job, value)
+                    if pending:
+                        hand_out(conn, proc)
+                    else:
+                        conn.send(None)
+                        proc.join()
+        finally:
+            for proc, _ in busy.values():
+                proc.terminate()
+            for proc, _ in busy.values():
+                proc.join()
 
 
 def run_on_ray(jobs: list[tuple], workers: int, record, address: str | None = None, cpus_per_cell: float = 1.0,

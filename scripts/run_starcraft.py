@@ -227,8 +227,9 @@ def _cell(job: tuple) -> str:
 def train_cells(folder: str, map_name: str, algos, seeds, workers: int, overrides: dict,
                 continue_from: str | None = None, keep_checkpoints: bool = False) -> None:
     """Train every (algo, seed) cell of one grid row whose metrics.csv does not reach t_max yet."""
-    import multiprocessing as mp
     import shutil
+
+    from qtran_lib.sweep import imap_processes
 
     jobs = []
     for algo in algos:
@@ -245,10 +246,16 @@ def train_cells(folder: str, map_name: str, algos, seeds, workers: int, override
     print(f"[{time.strftime('%H:%M:%S')}] {folder}: {len(jobs)} of {len(algos) * len(seeds)} cells to train",
           flush=True)
     if not jobs:
-        return
-    with mp.get_context("spawn").Pool(min(workers, len(jobs))) as pool:
-        for msg in pool.imap_unordered(_cell, jobs):
-            print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+        return []
+    lost = []
+
+    def report_lost(job, why):
+        lost.append(job[1])
+        return f"{job[1]}: FAILED, {why}; rerun the same command to resume it from its last checkpoint"
+
+    for msg in imap_processes(_cell, jobs, workers, lost=report_lost):  # a dead worker is reported, not waited for
+        print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+    return lost
 
 
 def summary_rows(out: Path) -> tuple[list[dict], list[str], dict]:
@@ -418,6 +425,7 @@ def main(argv=None) -> int:
                    help="keep every finished cell's checkpoint.pt (default: only those a GRID row continues from)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides for every cell")
     args = p.parse_args(argv)
+    lost = []
     if not args.report_only:
         overrides = dict(o.split("=", 1) for o in args.overrides)
         if args.only and (args.maps or args.config):
@@ -446,11 +454,15 @@ def main(argv=None) -> int:
                                                               "map to estimate from" if unknown else ""))
             return 0
         for folder, map_name, algos, seeds, row_overrides, continue_from in grid:
-            train_cells(folder, map_name, algos, parse_seeds(seeds), args.workers, {**row_overrides, **overrides},
-                        continue_from, args.keep_checkpoints)
+            lost += train_cells(folder, map_name, algos, parse_seeds(seeds), args.workers,
+                                {**row_overrides, **overrides}, continue_from, args.keep_checkpoints)
     for r in report():
         print(f"{r['folder']:>5} {r['algo']:>10}: win {r['final_win_rate']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
               f" (n={r['n']}), {r['wall_time_s']:.0f} s per run")
+    if lost:
+        print(f"{len(lost)} cell(s) lost their worker process: {', '.join(lost)}; rerun the same command to resume "
+              "them", file=sys.stderr)
+        return 1
     return 0
 
 

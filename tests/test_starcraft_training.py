@@ -132,7 +132,7 @@ def test_results_script_trains_the_seeds_asked_for(monkeypatch):
     """`--only ROW --seeds 1` trains seed 1 of that GRID row (a pilot seed before the others), nothing else."""
     script = _run_starcraft_script()
     calls = []
-    monkeypatch.setattr(script, "train_cells", lambda folder, m, algos, seeds, *rest: calls.append((folder, seeds)))
+    monkeypatch.setattr(script, "train_cells", lambda folder, m, algos, seeds, *rest: calls.append((folder, seeds)) or [])
     monkeypatch.setattr(script, "report", lambda: [])
     folder = script.GRID[-1][0]
     assert script.main(["--only", folder, "--seeds", "1"]) == 0
@@ -256,7 +256,7 @@ def test_results_script_trains_the_algorithms_asked_for_and_refuses_mixed_modes(
     script = _run_starcraft_script()
     calls = []
     monkeypatch.setattr(script, "train_cells",
-                        lambda folder, m, algos, seeds, *rest: calls.append((folder, tuple(algos), seeds)))
+                        lambda folder, m, algos, seeds, *rest: calls.append((folder, tuple(algos), seeds)) or [])
     monkeypatch.setattr(script, "report", lambda: [])
     assert script.main(["--only", "final/3m", "--algos", "qmix", "--seeds", "0"]) == 0
     assert calls == [("final/3m", ("qmix",), [0])]
@@ -310,26 +310,28 @@ def test_a_finished_cell_drops_its_checkpoint_unless_a_row_continues_from_it(mon
         assert ("checkpoint deleted" in message) == (not kept)
     assert (script._cell(({}, str(out))) and (out / "checkpoint.pt").exists())  # old two-field jobs keep it
     jobs = []
+    import qtran_lib.sweep
 
-    class FakePool:
-        def __init__(self, n):
-            pass
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def imap_unordered(self, fn, js):
-            jobs.extend(js)
-            return []
-
-    import multiprocessing
-
-    monkeypatch.setattr(multiprocessing, "get_context", lambda kind: type("Ctx", (), {"Pool": FakePool}))
+    monkeypatch.setattr(qtran_lib.sweep, "imap_processes", lambda fn, js, workers, lost: jobs.extend(js) or [])
     monkeypatch.setattr(script, "OUT", tmp_path / "results")
     for keep_all in (False, True):
         jobs.clear()
         script.train_cells("final/3m", "3m", ("iql", "qtran_base"), [0], 1, {}, None, keep_all)
         assert {(Path(j[1]).parent.name, j[2]) for j in jobs} == {("iql", keep_all), ("qtran_base", True)}
+
+
+def test_a_cell_whose_worker_died_is_named_and_fails_the_command(monkeypatch, tmp_path, capsys):
+    """A worker the OS killed (out of memory) once left the grid waiting forever; now the cell is reported, the other
+    rows still train, and the command exits 1 naming it (a rerun resumes it from its checkpoint)."""
+    import qtran_lib.sweep
+
+    script = _run_starcraft_script()
+    monkeypatch.setattr(script, "OUT", tmp_path / "results")
+    monkeypatch.setattr(script, "report", lambda: [])
+    monkeypatch.setattr(qtran_lib.sweep, "imap_processes",
+                        lambda fn, js, workers, lost: [lost(js[0], "its worker process died from signal SIGKILL")])
+    assert script.main(["--only", "final/3m", "--algos", "qmix", "--seeds", "0"]) == 1
+    out, err = capsys.readouterr()
+    cell = str(tmp_path / "results" / "final" / "3m" / "qmix" / "seed_0")
+    assert f"{cell}: FAILED, its worker process died from signal SIGKILL" in out
+    assert "1 cell(s) lost their worker process" in err and cell in err

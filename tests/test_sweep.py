@@ -206,3 +206,27 @@ def test_ray_backend_without_ray_is_a_clear_error(tmp_path, monkeypatch):
         run_grid({**load_yaml("matrix"), "max_updates": 2}, ["vdn"], [0], tmp_path, workers=1, backend="ray")
     with pytest.raises(ValueError, match="unknown sweep backend 'dask'"):
         run_grid({**load_yaml("matrix"), "max_updates": 2}, ["vdn"], [0], tmp_path, workers=1, backend="dask")
+
+
+def _square_or_die(x: int) -> int:
+    """A job for imap_processes: 3 kills its own worker (as the OS's out-of-memory killer would), 5 raises."""
+    import os
+    import signal
+
+    if x == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if x == 5:
+        raise ValueError("five")
+    return x * x
+
+
+def test_a_killed_worker_is_reported_and_the_other_jobs_finish():
+    """multiprocessing.Pool waits forever for the job of a worker the OS killed (a StarCraft grid hung that way after
+    an out-of-memory kill); imap_processes reports that job, replaces the worker and finishes the others."""
+    from qtran_lib.sweep import imap_processes
+
+    out = list(imap_processes(_square_or_die, list(range(7)), 2, lost=lambda job, why: (job, why)))
+    assert sorted(v for v in out if isinstance(v, int)) == [0, 1, 4, 16, 36]
+    lost = dict(v for v in out if isinstance(v, tuple))
+    assert set(lost) == {3, 5}
+    assert "signal SIGKILL" in lost[3] and "out of memory" in lost[3] and lost[5] == "ValueError: five"
