@@ -159,7 +159,7 @@ def grid_status(grid) -> tuple[list[str], float, int]:
     """
     lines, hours, unknown = [], 0.0, 0
     for folder, map_name, algos, seeds, overrides, continue_from in grid:
-        t_max = make_config({**preset_for(map_name), **overrides}, algo=algos[0], seed=0).t_max
+        t_max = row_t_max(map_name, overrides, algos[0])
         runs = {(a, s): OUT / folder / a / f"seed_{s}" for a in algos for s in parse_seeds(seeds)}
         states = {k: cell_status(run, t_max, OUT / continue_from / k[0] / f"seed_{k[1]}" if continue_from else None)
                   for k, run in runs.items()}
@@ -182,6 +182,17 @@ def grid_status(grid) -> tuple[list[str], float, int]:
                 left.append("no finished run of this map to estimate from")
             lines.append(f"  {a:<11} {done}/{len(cells)} done" + ("; " + ", ".join(left) if left else ""))
     return lines, hours, unknown
+
+
+def row_t_max(map_name: str, overrides: dict, algo: str) -> int:
+    """The env steps a GRID row trains its runs to (its overrides over the map's preset)."""
+    return make_config({**preset_for(map_name), **overrides}, algo=algo, seed=0).t_max
+
+
+def grid_t_max() -> dict[str, int]:
+    """{folder: t_max} of every GRID row: a continuing row's copied runs still hold the source's shorter t_max."""
+    return {folder: row_t_max(map_name, overrides, algos[0])
+            for folder, map_name, algos, _, overrides, _ in GRID}
 
 
 def continued_sources() -> set[tuple[str, str]]:
@@ -267,6 +278,7 @@ def summary_rows(out: Path) -> tuple[list[dict], list[str], dict]:
     import yaml
 
     rows, unfinished, sweeps = [], [], {}
+    row_steps = grid_t_max()  # a run counts as finished at its GRID row's t_max, not at its copied config's
     # every folder that holds ALGO/seed_S/metrics.csv, named by its path under out (final/3m, log/...)
     maps = sorted({str(m.parents[2].relative_to(out)) for m in out.glob("**/seed_*/metrics.csv")},
                   key=lambda f: (not f.startswith("final/"), f))
@@ -275,7 +287,8 @@ def summary_rows(out: Path) -> tuple[list[dict], list[str], dict]:
         for algo in list(sweep):  # only finished runs enter the table (an interrupted one is listed as such)
             for seed in list(sweep[algo]):
                 run = out / map_name / algo / f"seed_{seed}"
-                if not is_complete(run, int(yaml.safe_load((run / "config.yaml").read_text())["t_max"])):
+                t_max = int(yaml.safe_load((run / "config.yaml").read_text())["t_max"])
+                if not is_complete(run, max(t_max, row_steps.get(map_name, 0))):
                     unfinished.append(f"{map_name}/{algo}/seed_{seed}")
                     del sweep[algo][seed]
             if not sweep[algo]:

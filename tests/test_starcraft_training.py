@@ -267,6 +267,31 @@ def test_results_script_trains_the_algorithms_asked_for_and_refuses_mixed_modes(
         assert e.value.code == 2 and message in capsys.readouterr().err
 
 
+def test_a_continuing_rows_copied_run_is_not_reported_as_finished(monkeypatch, tmp_path):
+    """A continuing row (log/steps_800k/3m) starts from copies of its source's runs, whose config.yaml still says
+    400k until they train on: the report must judge them against the row's t_max, not count them as 800k runs."""
+    script = _run_starcraft_script()
+    grid = [("final/3m", "3m", ("qmix",), "0", script.TUNED, None),
+            ("log/steps_800k/3m", "3m", ("qmix",), "0-1", {**script.TUNED, "t_max": 800_000}, "final/3m")]
+    monkeypatch.setattr(script, "GRID", grid)
+
+    def run(folder, seed, t):
+        d = tmp_path / folder / "qmix" / f"seed_{seed}"
+        d.mkdir(parents=True)
+        (d / "config.yaml").write_text(f"env: starcraft:3m\nt_max: {t}\n")  # as copied: the source's t_max
+        (d / "metrics.csv").write_text(f"t_env,test_won_mean,test_return_mean,wall_time\n{t},0.5,10.0,60.0\n")
+
+    run("final/3m", 0, 400_000)
+    run("log/steps_800k/3m", 0, 400_000)  # copied, not trained on yet
+    run("log/steps_800k/3m", 1, 400_000)
+    (tmp_path / "log/steps_800k/3m/qmix/seed_1/metrics.csv").write_text(
+        "t_env,test_won_mean,test_return_mean,wall_time\n800000,0.9,18.0,120.0\n")  # trained on to 800k
+    rows, unfinished, _ = script.summary_rows(tmp_path)
+    assert [(r["folder"], r["seeds"], r["t_env"]) for r in rows] == [("final/3m", "0", 400_000),
+                                                                     ("log/steps_800k/3m", "1", 800_000)]
+    assert unfinished == ["log/steps_800k/3m/qmix/seed_0"]
+
+
 @pytest.mark.parametrize("version", [1, 2])
 def test_committed_summary_matches_its_runs(version):
     """Chapter 6 reads summary.csv, not the runs: a run added or changed without `run_starcraft.py --report-only`
