@@ -4,8 +4,8 @@ import torch
 from starcraft_helpers import custom_env
 
 from qtran_lib.envs import make_env
-from qtran_lib.envs.starcraft import heuristic_actions
-from qtran_lib.envs.starcraft.collisions import overlap_share
+from qtran_lib.envs.starcraft import battle, collisions, heuristic_actions
+from qtran_lib.envs.starcraft.collisions import overlap_share, pair_buffers, separate
 from qtran_lib.envs.starcraft.state import IDLE
 
 
@@ -30,6 +30,36 @@ def test_overlap_share_counts_pairs_closer_than_four_fifths_of_touching():
     alive = torch.ones(1, 4, dtype=torch.bool)
     share = overlap_share(x, y, alive, torch.full((4,), 0.375), torch.ones(4, dtype=torch.bool))
     assert torch.allclose(share, torch.tensor([1 / 6]))  # only (0, 1) of the 6 pairs
+
+
+@pytest.mark.parametrize("name", ["3m", "2s3z", "MMM2", "27m_vs_30m"])
+def test_both_evaluation_orders_of_the_collision_pass_agree(monkeypatch, name):
+    """``separate``'s unit-major pair tables (small U * B) and its batched matmuls (large) compute one sum: on
+    crowded battle states (every unit pressed into a clump, some dead, some walking) they agree
+    to float rounding, with and without reused buffers, and both push pairs apart. (On corridor a unit on a wall's
+    edge may be held by one order and not the other: a discrete effect of the rounding.)"""
+    env = make_env(f"starcraft:{name}", batch_size=64, seed=0)
+    T = env.tables
+    g = torch.Generator().manual_seed(0)
+    s = env.get_battle_state()
+    cx, cy = s.x.mean(1, keepdim=True), s.y.mean(1, keepdim=True)
+    x = cx + (s.x - cx) * 0.6 + 0.05 * torch.randn(s.x.shape, generator=g)  # a clump: many pairs overlap
+    y = cy + (s.y - cy) * 0.6 + 0.05 * torch.randn(s.y.shape, generator=g)
+    alive = torch.rand(x.shape, generator=g) < 0.85
+    walking = torch.rand(x.shape, generator=g) < 0.5
+    c = env._consts
+    confine = lambda x1, y1, x0, y0: battle._confine(x1, y1, x0, y0, T, c)  # noqa: E731
+
+    def run(limit, buffers=None):
+        monkeypatch.setattr(collisions, "PAIRWISE_MAX", limit)
+        return separate(x, y, alive, walking, T.collide_r, T.mobile, 2, c.centre, confine, buffers)
+
+    matmul, pairwise = run(0), run(1 << 40)
+    reused = run(1 << 40, pair_buffers(T.n_units, 64))
+    for a, b, r, tol in zip(matmul, pairwise, reused, (1e-3, 1e-3, 0.05)):  # x, y, crowd (a sum of w_ij: coarser)
+        assert torch.allclose(a, b, atol=tol, rtol=1e-3) and torch.equal(b, r)
+    before = overlap_share(x, y, alive, T.radius, ~T.air).mean()
+    assert overlap_share(pairwise[0], pairwise[1], alive, T.radius, ~T.air).mean() < 0.5 * before
 
 
 def test_melee_units_cannot_pass_through_a_wall_of_enemies():

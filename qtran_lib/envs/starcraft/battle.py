@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from .collisions import separate
+from .collisions import pair_buffers, separate
 from .config import StarCraftConfig
 from .enemy_ai import enemy_goals, enemy_targets
 from .state import ATTACK, IDLE, MOVE, BattleState
@@ -107,6 +107,7 @@ class TickConsts:
         x0, y0, x1, y1 = T.box
         self.lo_x, self.hi_x, self.lo_y, self.hi_y = x0 + 0.01, x1 - 0.01, y0 + 0.01, y1 - 0.01
         self.centre = (scalar((x0 + x1) / 2), scalar((y0 + y1) / 2))  # keeps squared norms small in collisions
+        self.pairs = pair_buffers(T.n_units, B, device)  # the collision pass's reusable [U, U, B] tables, or None
 
 
 def tick(s: BattleState, T: BattleTables, c: TickConsts, tgt: torch.Tensor, attack: torch.Tensor,
@@ -182,7 +183,7 @@ def tick(s: BattleState, T: BattleTables, c: TickConsts, tgt: torch.Tensor, atta
     nx, ny = _confine(nx, ny, x, y, T, c)
     if collide_iters:
         nx, ny, crowd = separate(nx, ny, alive, step > c.zero, T.collide_r, T.mobile, collide_iters, c.centre,
-                                 lambda x1, y1, x0, y0: _confine(x1, y1, x0, y0, T, c))
+                                 lambda x1, y1, x0, y0: _confine(x1, y1, x0, y0, T, c), c.pairs)
     s.x, s.y = nx, ny
     return crowd
 
