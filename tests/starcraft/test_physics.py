@@ -50,12 +50,13 @@ def test_both_evaluation_orders_of_the_collision_pass_agree(monkeypatch, name):
     c = env._consts
     confine = lambda x1, y1, x0, y0: battle._confine(x1, y1, x0, y0, T, c)  # noqa: E731
 
-    def run(limit, buffers=None):
-        monkeypatch.setattr(collisions, "PAIRWISE_MAX", limit)
+    def run(pairwise, reuse=False):
+        monkeypatch.setattr(collisions, "PAIRWISE_MAX", 1 << 40 if pairwise else 0)
+        monkeypatch.setattr(collisions, "PAIRWISE_UNITS", 1 << 10)
+        buffers = pair_buffers(T.n_units, 64) if reuse else None
         return separate(x, y, alive, walking, T.collide_r, T.mobile, 2, c.centre, confine, buffers)
 
-    matmul, pairwise = run(0), run(1 << 40)
-    reused = run(1 << 40, pair_buffers(T.n_units, 64))
+    matmul, pairwise, reused = run(False), run(True), run(True, reuse=True)
     for a, b, r, tol in zip(matmul, pairwise, reused, (1e-3, 1e-3, 0.05)):  # x, y, crowd (a sum of w_ij: coarser)
         assert torch.allclose(a, b, atol=tol, rtol=1e-3) and torch.equal(b, r)
     before = overlap_share(x, y, alive, T.radius, ~T.air).mean()

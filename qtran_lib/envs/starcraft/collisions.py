@@ -18,8 +18,12 @@ OVERLAP_FRACTION = 0.8
 
 
 PAIRWISE_MAX = 1 << 18
-"""Largest U * U * B for which ``separate`` works on unit-major [U, U, B] pair tables; bigger batches of big
-maps use the batched-matmul form, whose [B, U, U] products stay cheaper there (benchmarks/starcraft_speed.py)."""
+"""Largest U * U * B for which ``separate`` works on unit-major [U, U, B] pair tables (with at most
+``PAIRWISE_UNITS`` units); bigger batches and maps use the batched-matmul form, whose [B, U, U] products are
+cheaper there. Measured one pass against the other on battle states (one thread, 2-core EPYC): 0.35x the matmul
+form's time on 3m at B = 1024, 0.62x on 2s3z at 1024, 0.80x on MMM2 at 256, 0.9x on 8m and 3s5z at 1024, but
+1.07x on 27m_vs_30m already at B = 16 (long sums over 57 units) and 1.42x at 64."""
+PAIRWISE_UNITS = 32
 
 
 def separate(x: torch.Tensor, y: torch.Tensor, alive: torch.Tensor, walking: torch.Tensor, touch: torch.Tensor,
@@ -38,15 +42,16 @@ def separate(x: torch.Tensor, y: torch.Tensor, alive: torch.Tensor, walking: tor
     share_ij = (1 + k_i - k_j) / 2 with k = walking. With w_ij = relu(touch_ij / sqrt(d_ij^2 + eps) - 1),
     unit i moves by -sum_j w_ij share_ij a_j (p_j - p_i) (a = alive).
 
-    Two evaluation orders of that sum, equal up to float rounding: while U * U * B <= ``PAIRWISE_MAX`` the
-    pair tables are built unit-major, [U, U, B], so that every op runs along the batch in contiguous memory
+    Two evaluation orders of that sum, equal up to float rounding: for small battles and batches
+    (``PAIRWISE_MAX``, ``PAIRWISE_UNITS``) the pair tables are built unit-major, [U, U, B], so that every op runs
+    along the batch in contiguous memory
     (``_pushes_pairwise``; ``buffers``, from ``pair_buffers``, lets it reuse such tables instead of allocating
     them every tick); above, one batched matmul of w with a_j [x_j, y_j, 1, k_j x_j, k_j y_j, k_j]
     (``_pushes_matmul``). The two differ by about 1e-5 of a unit, so a battle stepped in batches on either side of
-    the limit can part ways after enough ticks; within one batch size every run is reproducible.
+    the limits can part ways after enough ticks; within one batch size every run is reproducible.
     """
     B, U = x.shape
-    pairwise = U * U * B <= PAIRWISE_MAX
+    pairwise = U * U * B <= PAIRWISE_MAX and U <= PAIRWISE_UNITS
     if pairwise:  # every [B, U] input is turned unit-major once, the outputs back at the end
         if buffers is None or buffers["coef"].shape != (U, U, B):
             buffers = pair_buffers(U, B, x.device)
@@ -85,7 +90,7 @@ def pair_buffers(U: int, B: int, device=None) -> dict | None:
     Fresh tables of a few hundred KB come from the OS page by page on every allocation, which costs more
     than the arithmetic on them: an env keeps one set and passes it every tick.
     """
-    if U * U * B > PAIRWISE_MAX:
+    if U * U * B > PAIRWISE_MAX or U > PAIRWISE_UNITS:
         return None
     return {"terms": torch.empty(3, U, U, B, device=device), "coef": torch.empty(U, U, B, device=device)}
 
