@@ -26,6 +26,11 @@ form's time on 3m at B = 1024, 0.62x on 2s3z at 1024, 0.80x on MMM2 at 256, 0.9x
 PAIRWISE_UNITS = 32
 
 
+def _pairwise(U: int, B: int) -> bool:
+    """Whether ``separate`` takes the unit-major form for U units in batches of B."""
+    return U * U * B <= PAIRWISE_MAX and U <= PAIRWISE_UNITS
+
+
 def separate(x: torch.Tensor, y: torch.Tensor, alive: torch.Tensor, walking: torch.Tensor, touch: torch.Tensor,
              mobile: torch.Tensor, iters: int, centre=(16.0, 16.0), confine=None,
              buffers: dict | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -44,14 +49,14 @@ def separate(x: torch.Tensor, y: torch.Tensor, alive: torch.Tensor, walking: tor
 
     Two evaluation orders of that sum, equal up to float rounding: for small battles and batches
     (``PAIRWISE_MAX``, ``PAIRWISE_UNITS``) the pair tables are built unit-major, [U, U, B], so that every op runs
-    along the batch in contiguous memory
-    (``_pushes_pairwise``; ``buffers``, from ``pair_buffers``, lets it reuse such tables instead of allocating
-    them every tick); above, one batched matmul of w with a_j [x_j, y_j, 1, k_j x_j, k_j y_j, k_j]
-    (``_pushes_matmul``). The two differ by about 1e-5 of a unit, so a battle stepped in batches on either side of
-    the limits can part ways after enough ticks; within one batch size every run is reproducible.
+    along the batch in contiguous memory (``_pushes_pairwise``; ``buffers``, from ``pair_buffers``, lets it reuse
+    such tables instead of allocating them every tick); above, one batched matmul of w with
+    a_j [x_j, y_j, 1, k_j x_j, k_j y_j, k_j] (``_pushes_matmul``). The two differ by about 1e-5 of a unit, so a
+    battle stepped in batches on either side of the limits can part ways after enough ticks; within one batch size
+    every run is reproducible.
     """
     B, U = x.shape
-    pairwise = U * U * B <= PAIRWISE_MAX and U <= PAIRWISE_UNITS
+    pairwise = _pairwise(U, B)
     if pairwise:  # every [B, U] input is turned unit-major once, the outputs back at the end
         if buffers is None or buffers["coef"].shape != (U, U, B):
             buffers = pair_buffers(U, B, x.device)
@@ -90,7 +95,7 @@ def pair_buffers(U: int, B: int, device=None) -> dict | None:
     Fresh tables of a few hundred KB come from the OS page by page on every allocation, which costs more
     than the arithmetic on them: an env keeps one set and passes it every tick.
     """
-    if U * U * B > PAIRWISE_MAX or U > PAIRWISE_UNITS:
+    if not _pairwise(U, B):
         return None
     return {"terms": torch.empty(3, U, U, B, device=device), "coef": torch.empty(U, U, B, device=device)}
 
